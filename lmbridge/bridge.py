@@ -1,0 +1,625 @@
+"""The :class:`Bridge` facade: one object for chat, streams, embeddings, models and agents."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
+
+import httpx
+from pydantic import BaseModel
+
+from lmbridge import errors
+from lmbridge.lifecycle.lms import LmsCli
+from lmbridge.lifecycle.models import ModelManager
+from lmbridge.messages import MessagesArg, normalize_messages
+from lmbridge.results import (
+    ChatResult,
+    CompletionResult,
+    EmbeddingResult,
+    ResponseResult,
+    decode_embedding,
+)
+from lmbridge.streams import ChatStream
+from lmbridge.structured import ResponseFormat, parse_structured, response_format_body
+from lmbridge.transport.assemble import result_from_completion
+from lmbridge.transport.client import DEFAULT_TIMEOUT, HTTPTransport, TimeoutArg
+from lmbridge.transport.responses import build_responses_body, result_from_response
+from lmbridge.transport.retry import RetryPolicy
+from lmbridge.transport.wire import (
+    ChatCompletion,
+    EmbeddingResponse,
+    ResponseObject,
+    TextCompletion,
+)
+
+if TYPE_CHECKING:
+    from lmbridge.agent.run import AgentRun
+    from lmbridge.agent.types import AgentResult
+
+__all__ = ["Bridge"]
+
+T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
+ModelKind = Literal["llm", "embedding"]
+
+_HEALABLE = (errors.ModelNotLoadedError, errors.ModelNotFoundError)
+
+
+def _timeout(value: TimeoutArg) -> httpx.Timeout:
+    if value is None:
+        return DEFAULT_TIMEOUT
+    if isinstance(value, httpx.Timeout):
+        return value
+    return httpx.Timeout(
+        connect=DEFAULT_TIMEOUT.connect, read=float(value), write=DEFAULT_TIMEOUT.write, pool=None
+    )
+
+
+class Bridge:
+    """An async client for LM Studio and any OpenAI-compatible server.
+
+    Safe to share across any number of concurrent tasks. Use it as an async context manager, or
+    call :meth:`aclose` when done.
+
+    Args:
+        base_url: the server, with or without a trailing ``/v1``; default: env
+            ``LMBRIDGE_BASE_URL``, else ``http://localhost:1234``.
+        api_token: sent as a Bearer token; default: env ``LM_API_TOKEN`` (or the older
+            ``LMSTUDIO_API_TOKEN``). Never shown in reprs, logs or errors.
+        timeout: seconds (the read timeout: the longest wait for the next byte) or an
+            ``httpx.Timeout``. Default: connect 5 s, read 600 s.
+        max_retries: retries of connection errors and 408/409/429/5xx answers (see
+            :class:`~lmbridge.RetryPolicy`); settable per call too.
+        retry_policy: full control over retries (overrides ``max_retries``).
+        http_client: an ``httpx.AsyncClient`` to use as-is; lmbridge does not close it.
+        transport: an ``httpx`` transport for the client lmbridge creates, e.g.
+            ``SimulatedLMStudio().transport()``.
+        auto_load: make sure a model is loaded before each request, and heal "not loaded"
+            answers by loading it and retrying once. ``False``: never load anything.
+        lms_path: where the ``lms`` CLI is (default: found automatically).
+        load_timeout: the budget for loading one model, separate from request timeouts.
+        confirm_ttl: how long (s) a "this model is loaded" check is reused on the request path.
+        listing_ttl: how long (s) a model listing is cached.
+        warn_on_model_mismatch: warn (:class:`~lmbridge.ModelMismatchWarning`) when the server
+            answers with another model than the one asked for.
+    """
+
+    def __init__(
+        self,
+        base_url: str | None = None,
+        *,
+        api_token: str | None = None,
+        timeout: TimeoutArg = None,
+        max_retries: int = 2,
+        retry_policy: RetryPolicy | None = None,
+        http_client: httpx.AsyncClient | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        auto_load: bool = True,
+        lms_path: str | os.PathLike[str] | None = None,
+        load_timeout: float = 600.0,
+        confirm_ttl: float = 10.0,
+        listing_ttl: float = 2.0,
+        warn_on_model_mismatch: bool = True,
+    ) -> None:
+        token = api_token or os.environ.get("LM_API_TOKEN") or os.environ.get("LMSTUDIO_API_TOKEN")
+        self._http = HTTPTransport(
+            base_url=base_url,
+            api_token=token,
+            timeout=_timeout(timeout),
+            retry=retry_policy or RetryPolicy(max_retries=max_retries),
+            http_client=http_client,
+            transport=transport,
+        )
+        self.lms = LmsCli(path=lms_path)
+        """The ``lms`` CLI runner this Bridge uses."""
+        self.models = ModelManager(
+            rest=self._http,
+            lms=self.lms,
+            auto_load=auto_load,
+            listing_ttl=listing_ttl,
+            confirm_ttl=confirm_ttl,
+            load_timeout=load_timeout,
+        )
+        """Model lifecycle: ``list``, ``loaded``, ``get``, ``ensure_loaded``, ``unload``."""
+        self._warn_mismatch = warn_on_model_mismatch
+        self._warned: set[tuple[str, str]] = set()
+
+    @property
+    def base_url(self) -> str:
+        """The server's root URL (without ``/v1``)."""
+        return self._http.base_url
+
+    @property
+    def http(self) -> HTTPTransport:
+        """The transport: raw JSON requests to any path of the server."""
+        return self._http
+
+    def __repr__(self) -> str:
+        return f"Bridge({self.base_url!r})"
+
+    async def __aenter__(self) -> Bridge:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the connection pool (a user-supplied ``http_client`` is left open)."""
+        await self._http.aclose()
+
+    # --- the model guard ---------------------------------------------------------------------
+
+    async def _guarded(self, model: str, kind: ModelKind, call: Callable[[], Awaitable[T]]) -> T:
+        """Run ``call`` with the model loaded; heal one "not loaded" answer by loading and retrying."""
+        await self.models.prepare(model, kind=kind)
+        try:
+            return await call()
+        except _HEALABLE as first:
+            if first.status_code is None:
+                raise
+            await self.models.heal(model, first, kind=kind)
+        try:
+            return await call()
+        except _HEALABLE as second:
+            if second.status_code is None:
+                raise
+            raise await self.models.diagnose(model, second) from second
+
+    def _check_model(self, requested: str, answered: str | None) -> None:
+        if not self._warn_mismatch or not answered:
+            return
+        from lmbridge.results import model_differs
+
+        if model_differs(requested, answered) and (requested, answered) not in self._warned:
+            self._warned.add((requested, answered))
+            warnings.warn(
+                errors.ModelMismatchWarning(
+                    f"asked for model {requested!r} but the server answered with {answered!r} "
+                    "(servers with one model loaded answer any name with it)"
+                ),
+                stacklevel=3,
+            )
+
+    # --- chat ----------------------------------------------------------------------------
+
+    def _chat_body(
+        self,
+        model: str,
+        messages: MessagesArg,
+        *,
+        temperature: float | None,
+        max_tokens: int | None,
+        top_p: float | None,
+        top_k: int | None,
+        stop: str | Sequence[str] | None,
+        seed: int | None,
+        tools: Sequence[Mapping[str, Any]] | None,
+        tool_choice: str | Mapping[str, Any] | None,
+        response_format: ResponseFormat | None,
+        ttl: int | None,
+        extra_body: Mapping[str, Any] | None,
+    ) -> dict[str, Any]:
+        if not isinstance(model, str) or not model.strip():
+            raise ValueError("model must be a non-empty string")
+        body: dict[str, Any] = {"model": model, "messages": normalize_messages(messages)}
+        options = {
+            "temperature": temperature,
+            "max_tokens": max_tokens,
+            "top_p": top_p,
+            "top_k": top_k,
+            "stop": [stop] if isinstance(stop, str) else (list(stop) if stop is not None else None),
+            "seed": seed,
+            "tools": [dict(tool) for tool in tools] if tools else None,
+            "tool_choice": tool_choice,
+            "ttl": ttl,
+        }
+        body.update({key: value for key, value in options.items() if value is not None})
+        if response_format is not None:
+            body["response_format"] = response_format_body(response_format)
+        if extra_body:
+            body.update(extra_body)
+        return body
+
+    def _finalizer(
+        self, model: str, response_format: ResponseFormat | None
+    ) -> Callable[[ChatResult[Any]], ChatResult[Any]]:
+        url = self.base_url + "/v1/chat/completions"
+
+        def finalize(result: ChatResult[Any]) -> ChatResult[Any]:
+            self._check_model(model, result.model)
+            if response_format is None or result.tool_calls:
+                return result
+            parsed = parse_structured(response_format, result.text, model=model, url=url)
+            return ChatResult(
+                text=result.text,
+                reasoning=result.reasoning,
+                tool_calls=result.tool_calls,
+                finish_reason=result.finish_reason,
+                usage=result.usage,
+                model=result.model,
+                requested_model=result.requested_model,
+                parsed=parsed,
+                stats=result.stats,
+                raw=result.raw,
+            )
+
+        return finalize
+
+    @overload
+    async def chat(
+        self,
+        model: str,
+        messages: MessagesArg,
+        *,
+        response_format: type[M],
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        top_p: float | None = None,
+        top_k: int | None = None,
+        stop: str | Sequence[str] | None = None,
+        seed: int | None = None,
+        tools: Sequence[Mapping[str, Any]] | None = None,
+        tool_choice: str | Mapping[str, Any] | None = None,
+        ttl: int | None = None,
+        timeout: TimeoutArg = None,
+        max_retries: int | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+    ) -> ChatResult[M]: ...
+
+    @overload
+    async def chat(
+        self,
+        model: str,
+        messages: MessagesArg,
+        *,
+        response_format: Mapping[str, Any] | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        top_p: float | None = None,
+        top_k: int | None = None,
+        stop: str | Sequence[str] | None = None,
+        seed: int | None = None,
+        tools: Sequence[Mapping[str, Any]] | None = None,
+        tool_choice: str | Mapping[str, Any] | None = None,
+        ttl: int | None = None,
+        timeout: TimeoutArg = None,
+        max_retries: int | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+    ) -> ChatResult[Any]: ...
+
+    async def chat(
+        self,
+        model: str,
+        messages: MessagesArg,
+        *,
+        response_format: ResponseFormat | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        top_p: float | None = None,
+        top_k: int | None = None,
+        stop: str | Sequence[str] | None = None,
+        seed: int | None = None,
+        tools: Sequence[Mapping[str, Any]] | None = None,
+        tool_choice: str | Mapping[str, Any] | None = None,
+        ttl: int | None = None,
+        timeout: TimeoutArg = None,
+        max_retries: int | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+    ) -> ChatResult[Any]:
+        """Ask ``model`` for a reply (``POST /v1/chat/completions``).
+
+        Args:
+            model: the model key or instance identifier.
+            messages: a string (one user message), a :class:`~lmbridge.Message`, or a list of
+                messages (dicts in OpenAI chat format, ``Message`` objects, earlier results).
+            response_format: a pydantic model class (the result's ``parsed`` is an instance), a
+                JSON schema, or an OpenAI ``response_format`` dict.
+            temperature: sampling temperature.
+            max_tokens: the most tokens to generate (``-1``: no limit, on LM Studio).
+            top_p: nucleus sampling.
+            top_k: top-k sampling (LM Studio, llama.cpp).
+            stop: a stop string or several.
+            seed: a seed for reproducible sampling.
+            tools: function tools in OpenAI chat format.
+            tool_choice: ``"auto"``, ``"none"``, ``"required"`` or a named function.
+            ttl: seconds of idle time before LM Studio unloads a model this request JIT-loads.
+            timeout: this call's read timeout in seconds, or an ``httpx.Timeout``.
+            max_retries: this call's retries (default: the Bridge's).
+            extra_body: more fields to send as they are.
+
+        Raises:
+            StructuredOutputError: the reply did not parse into ``response_format``.
+            LMBridgeError: any other failure, typed (see the errors table).
+        """
+        body = self._chat_body(
+            model,
+            messages,
+            temperature=temperature,
+            max_tokens=max_tokens,
+            top_p=top_p,
+            top_k=top_k,
+            stop=stop,
+            seed=seed,
+            tools=tools,
+            tool_choice=tool_choice,
+            response_format=response_format,
+            ttl=ttl,
+            extra_body=extra_body,
+        )
+
+        async def send() -> ChatResult[Any]:
+            response = await self._http.request(
+                "POST",
+                "/v1/chat/completions",
+                body=body,
+                model=model,
+                timeout=timeout,
+                max_retries=max_retries,
+            )
+            completion = _validate(ChatCompletion, response, model)
+            return result_from_completion(completion, requested_model=model)
+
+        result = await self._guarded(model, "llm", send)
+        return self._finalizer(model, response_format)(result)
+
+    @asynccontextmanager
+    async def stream(
+        self,
+        model: str,
+        messages: MessagesArg,
+        *,
+        response_format: ResponseFormat | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        top_p: float | None = None,
+        top_k: int | None = None,
+        stop: str | Sequence[str] | None = None,
+        seed: int | None = None,
+        tools: Sequence[Mapping[str, Any]] | None = None,
+        tool_choice: str | Mapping[str, Any] | None = None,
+        ttl: int | None = None,
+        timeout: TimeoutArg = None,
+        max_retries: int | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+    ) -> AsyncIterator[ChatStream[Any]]:
+        """Stream a reply: ``async with bridge.stream(model, messages) as s: async for event in s``.
+
+        Takes the same options as :meth:`chat`. Events are :class:`~lmbridge.TextDelta`,
+        :class:`~lmbridge.ReasoningDelta`, :class:`~lmbridge.ToolCallDelta`,
+        :class:`~lmbridge.ToolCallReady` and :class:`~lmbridge.UsageReport`; ``await s.result()``
+        gives the :class:`~lmbridge.ChatResult`. Leaving the block early, breaking out of the
+        loop or cancelling the task closes the response.
+        """
+        body = self._chat_body(
+            model,
+            messages,
+            temperature=temperature,
+            max_tokens=max_tokens,
+            top_p=top_p,
+            top_k=top_k,
+            stop=stop,
+            seed=seed,
+            tools=tools,
+            tool_choice=tool_choice,
+            response_format=response_format,
+            ttl=ttl,
+            extra_body=extra_body,
+        )
+        body["stream"] = True
+        body["stream_options"] = {"include_usage": True}
+        async with AsyncExitStack() as stack:
+
+            async def open_stream() -> Any:
+                return await stack.enter_async_context(
+                    self._http.stream_events(
+                        "/v1/chat/completions",
+                        body,
+                        model=model,
+                        timeout=timeout,
+                        max_retries=max_retries,
+                    )
+                )
+
+            events = await self._guarded(model, "llm", open_stream)
+            stream: ChatStream[Any] = ChatStream(
+                events,
+                requested_model=model,
+                url=self.base_url + "/v1/chat/completions",
+                finalize=self._finalizer(model, response_format),
+            )
+            try:
+                yield stream
+            finally:
+                await stream.aclose()
+
+    # --- other endpoints -------------------------------------------------------------------
+
+    async def embed(
+        self,
+        model: str,
+        input: str | Sequence[str],
+        *,
+        encoding_format: Literal["float", "base64"] = "float",
+        dimensions: int | None = None,
+        timeout: TimeoutArg = None,
+        max_retries: int | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+    ) -> EmbeddingResult:
+        """Embed one text or several (``POST /v1/embeddings``); vectors come back in input order.
+
+        ``encoding_format="base64"`` moves less data; the vectors are decoded either way.
+        """
+        texts = [input] if isinstance(input, str) else list(input)
+        if not texts:
+            raise ValueError("input must not be empty")
+        body: dict[str, Any] = {"model": model, "input": texts, "encoding_format": encoding_format}
+        if dimensions is not None:
+            body["dimensions"] = dimensions
+        if extra_body:
+            body.update(extra_body)
+
+        async def send() -> EmbeddingResponse:
+            response = await self._http.request(
+                "POST",
+                "/v1/embeddings",
+                body=body,
+                model=model,
+                timeout=timeout,
+                max_retries=max_retries,
+            )
+            return _validate(EmbeddingResponse, response, model)
+
+        parsed = await self._guarded(model, "embedding", send)
+        items = sorted(parsed.data, key=lambda item: item.index)
+        if len(items) != len(texts):
+            raise errors.InvalidResponseError(
+                f"asked for {len(texts)} embeddings, the server sent {len(items)}",
+                url=self.base_url + "/v1/embeddings",
+                model=model,
+            )
+        self._check_model(model, parsed.model)
+        return EmbeddingResult(
+            vectors=[decode_embedding(item.embedding) for item in items],
+            model=parsed.model,
+            requested_model=model,
+            usage=parsed.usage,
+            raw=parsed,
+        )
+
+    async def complete(
+        self,
+        model: str,
+        prompt: str,
+        *,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        top_p: float | None = None,
+        top_k: int | None = None,
+        stop: str | Sequence[str] | None = None,
+        seed: int | None = None,
+        ttl: int | None = None,
+        timeout: TimeoutArg = None,
+        max_retries: int | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+    ) -> CompletionResult:
+        """Continue raw text with no chat template (``POST /v1/completions``)."""
+        body: dict[str, Any] = {"model": model, "prompt": prompt}
+        options = {
+            "temperature": temperature,
+            "max_tokens": max_tokens,
+            "top_p": top_p,
+            "top_k": top_k,
+            "stop": [stop] if isinstance(stop, str) else (list(stop) if stop is not None else None),
+            "seed": seed,
+            "ttl": ttl,
+        }
+        body.update({key: value for key, value in options.items() if value is not None})
+        if extra_body:
+            body.update(extra_body)
+
+        async def send() -> TextCompletion:
+            response = await self._http.request(
+                "POST",
+                "/v1/completions",
+                body=body,
+                model=model,
+                timeout=timeout,
+                max_retries=max_retries,
+            )
+            return _validate(TextCompletion, response, model)
+
+        parsed = await self._guarded(model, "llm", send)
+        self._check_model(model, parsed.model)
+        choice = parsed.choices[0] if parsed.choices else None
+        return CompletionResult(
+            text=choice.text if choice else "",
+            finish_reason=choice.finish_reason if choice else None,
+            usage=parsed.usage,
+            model=parsed.model,
+            requested_model=model,
+            raw=parsed,
+        )
+
+    async def respond(
+        self,
+        model: str,
+        input: str | Sequence[Mapping[str, Any]],
+        *,
+        previous_response_id: str | None = None,
+        instructions: str | None = None,
+        tools: Sequence[Mapping[str, Any]] | None = None,
+        reasoning_effort: Literal["low", "medium", "high"] | None = None,
+        temperature: float | None = None,
+        max_output_tokens: int | None = None,
+        timeout: TimeoutArg = None,
+        max_retries: int | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+    ) -> ResponseResult:
+        """Use the stateful Responses API (``POST /v1/responses``, LM Studio 0.3.29+).
+
+        Pass the returned ``id`` as ``previous_response_id`` to continue. ``tools`` may be in
+        chat format (``{"type": "function", "function": {...}}``): they are flattened to the
+        format this endpoint requires.
+        """
+        body = build_responses_body(
+            model,
+            input,
+            previous_response_id=previous_response_id,
+            instructions=instructions,
+            tools=tools,
+            reasoning_effort=reasoning_effort,
+            temperature=temperature,
+            max_output_tokens=max_output_tokens,
+            extra_body=extra_body,
+        )
+
+        async def send() -> ResponseObject:
+            response = await self._http.request(
+                "POST",
+                "/v1/responses",
+                body=body,
+                model=model,
+                timeout=timeout,
+                max_retries=max_retries,
+            )
+            return _validate(ResponseObject, response, model)
+
+        parsed = await self._guarded(model, "llm", send)
+        self._check_model(model, parsed.model)
+        return result_from_response(parsed, requested_model=model)
+
+    # --- agents ----------------------------------------------------------------------------
+
+    async def run_agent(self, model: str, task: Any, **options: Any) -> AgentResult:
+        """Run an agent to completion; see :func:`lmbridge.agent.run_agent` for the options."""
+        from lmbridge.agent.run import run_agent
+
+        return await run_agent(self, model, task, **options)
+
+    def stream_agent(self, model: str, task: Any, **options: Any) -> AgentRun:
+        """Run an agent and watch its events; see :func:`lmbridge.agent.stream_agent`."""
+        from lmbridge.agent.run import stream_agent
+
+        return stream_agent(self, model, task, **options)
+
+
+def _validate(model_cls: type[T], response: httpx.Response, model: str) -> T:
+    try:
+        return model_cls.model_validate_json(response.content)  # type: ignore[attr-defined, no-any-return]
+    except ValueError as exc:
+        raise errors.InvalidResponseError(
+            f"the server's answer is not a valid {model_cls.__name__}: {str(exc).splitlines()[0]}",
+            url=str(response.request.url),
+            model=model,
+            status_code=response.status_code,
+            body=response.content,
+        ) from exc

@@ -1,0 +1,417 @@
+"""One flat, data-carrying error hierarchy.
+
+Every error lmbridge raises is an :class:`LMBridgeError`. Each carries what a user needs to act on it:
+the ``url`` and ``model`` involved, the HTTP ``status_code`` when there was one, a short ``body``
+excerpt, and a ``hint`` saying what to try. Tokens never appear in any of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+__all__ = [
+    "APIConnectionError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ConflictError",
+    "ConnectTimeoutError",
+    "ContextLengthExceededError",
+    "InsufficientMemoryError",
+    "InvalidResponseError",
+    "LMBridgeError",
+    "LmsError",
+    "LmsNotFoundError",
+    "LmsTimeoutError",
+    "LmsUnreachableError",
+    "ModelError",
+    "ModelMismatchWarning",
+    "ModelNotFoundError",
+    "ModelNotLoadedError",
+    "NotFoundError",
+    "RateLimitError",
+    "ReadTimeoutError",
+    "ServerError",
+    "StreamError",
+    "StructuredOutputError",
+    "UnprocessableEntityError",
+]
+
+_BODY_EXCERPT = 500
+
+
+def excerpt(text: str | bytes | None, limit: int = _BODY_EXCERPT) -> str | None:
+    """Shorten a response body for an error message."""
+    if text is None:
+        return None
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", errors="replace")
+    text = text.strip()
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class LMBridgeError(Exception):
+    """Base class of every error lmbridge raises.
+
+    Attributes:
+        message: what went wrong, in one sentence.
+        hint: what to try next (may be ``None``).
+        url: the URL of the request involved, if any.
+        model: the model named by the request, if any.
+        status_code: the HTTP status, if the server answered.
+        body: a short excerpt of the response body, if any.
+    """
+
+    default_hint: str | None = None
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        hint: str | None = None,
+        url: str | None = None,
+        model: str | None = None,
+        status_code: int | None = None,
+        body: str | bytes | None = None,
+    ) -> None:
+        self.message = message
+        self.hint = hint if hint is not None else self.default_hint
+        self.url = url
+        self.model = model
+        self.status_code = status_code
+        self.body = excerpt(body)
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        parts = [self.message]
+        context = []
+        if self.model is not None:
+            context.append(f"model={self.model!r}")
+        if self.status_code is not None:
+            context.append(f"status={self.status_code}")
+        if self.url is not None:
+            context.append(f"url={self.url}")
+        if context:
+            parts.append(f"[{', '.join(context)}]")
+        if self.hint:
+            parts.append(f"Hint: {self.hint}")
+        return " ".join(parts)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.message!r}, status_code={self.status_code!r})"
+
+
+# --- reaching the server ---------------------------------------------------------------------
+
+
+class APIConnectionError(LMBridgeError):
+    """The server could not be reached (connection refused, DNS failure, reset)."""
+
+    default_hint = (
+        "Is LM Studio (or your server) running at this address? Start it with `lms server start` "
+        "or pass the right base URL to Bridge(...)."
+    )
+
+
+class APITimeoutError(APIConnectionError):
+    """A timeout elapsed. See the subclasses for which one."""
+
+    default_hint = "Raise the timeout: Bridge(timeout=...) or timeout=... on the call."
+
+
+class ConnectTimeoutError(APITimeoutError):
+    """Connecting to the server took longer than the connect timeout."""
+
+    default_hint = (
+        "The server did not accept the connection in time: is it running and reachable? "
+        "Raise the connect timeout with timeout=httpx.Timeout(..., connect=...)."
+    )
+
+
+class ReadTimeoutError(APITimeoutError):
+    """The server stopped sending for longer than the read timeout. Never retried automatically."""
+
+    default_hint = (
+        "Local generation can be slow: raise the read timeout (timeout=... seconds), lower "
+        "max_tokens, or stream the reply. Not retried, because that would run the generation again."
+    )
+
+
+# --- the server answered with an error status ------------------------------------------------
+
+
+class APIStatusError(LMBridgeError):
+    """The server answered with a status code >= 400."""
+
+    default_hint = "The server's message above says what it rejected."
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        hint: str | None = None,
+        url: str | None = None,
+        model: str | None = None,
+        body: str | bytes | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(
+            message, hint=hint, url=url, model=model, status_code=status_code, body=body
+        )
+        self.status_code: int = status_code
+        self.retry_after = retry_after
+
+
+class BadRequestError(APIStatusError):
+    """400: the server rejected the request."""
+
+    default_hint = "Check the request options; the server's message says which one it rejected."
+
+
+class ContextLengthExceededError(BadRequestError):
+    """400: the prompt (plus requested tokens) does not fit the model's loaded context."""
+
+    default_hint = (
+        "Shorten the conversation, lower max_tokens, or load the model with a larger "
+        "context_length (`ensure_loaded(..., context_length=...)` or `lms load -c`)."
+    )
+
+
+class AuthenticationError(APIStatusError):
+    """401 or 403: missing or wrong API token."""
+
+    default_hint = (
+        "Pass api_token=... to Bridge or set LM_API_TOKEN; in LM Studio, check the server's "
+        "'Require authentication' setting and the token's permissions."
+    )
+
+
+class NotFoundError(APIStatusError):
+    """404: the route or resource does not exist on this server."""
+
+    default_hint = "The server does not know this route: is the base URL right, and is the server recent enough?"
+
+
+class ConflictError(APIStatusError):
+    """409: the request conflicts with the server's state (retried automatically)."""
+
+    default_hint = "The server was busy with a conflicting operation; retry later or raise max_retries."
+
+
+class UnprocessableEntityError(APIStatusError):
+    """422: the request was well formed but its content was rejected."""
+
+    default_hint = "Check the values of the options the server's message names."
+
+
+class RateLimitError(APIStatusError):
+    """429: too many requests (retried automatically, honouring Retry-After)."""
+
+    default_hint = "Send fewer requests at once, or raise max_retries."
+
+
+class ServerError(APIStatusError):
+    """5xx: the server failed (500, 502, 503 and 504 are retried automatically)."""
+
+    default_hint = "The server failed; its log says why. Transient 500s under load are retried."
+
+
+# --- models -------------------------------------------------------------------------------
+
+
+class ModelError(LMBridgeError):
+    """Base class of errors about a model's existence or state."""
+
+
+class ModelNotFoundError(ModelError):
+    """The named model does not exist on the server (a typo, or not downloaded).
+
+    Attributes:
+        suggestions: the closest known names, best first.
+        available: every name the server knows, when it said.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        suggestions: Sequence[str] = (),
+        available: Sequence[str] = (),
+        hint: str | None = None,
+        url: str | None = None,
+        model: str | None = None,
+        status_code: int | None = None,
+        body: str | bytes | None = None,
+    ) -> None:
+        self.suggestions = list(suggestions)
+        self.available = list(available)
+        if hint is None:
+            if self.suggestions:
+                hint = "Did you mean " + " or ".join(repr(s) for s in self.suggestions[:3]) + "?"
+            else:
+                hint = "Download it first (`lms get <name>`), or list models with `await bridge.models.list()`."
+        super().__init__(
+            message, hint=hint, url=url, model=model, status_code=status_code, body=body
+        )
+
+
+class ModelNotLoadedError(ModelError):
+    """The model exists but is not loaded, and could not be made so.
+
+    Attributes:
+        loaded: identifiers of the instances loaded when the error was raised, if known.
+        lms_found: whether the ``lms`` CLI was found, if that was checked.
+    """
+
+    default_hint = (
+        "Load it with `lms load <key>` or `await bridge.models.ensure_loaded(...)`, enable JIT "
+        "loading in LM Studio, or create Bridge(auto_load=True)."
+    )
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        loaded: Sequence[str] | None = None,
+        lms_found: bool | None = None,
+        hint: str | None = None,
+        url: str | None = None,
+        model: str | None = None,
+        status_code: int | None = None,
+        body: str | bytes | None = None,
+    ) -> None:
+        self.loaded = None if loaded is None else list(loaded)
+        self.lms_found = lms_found
+        super().__init__(
+            message, hint=hint, url=url, model=model, status_code=status_code, body=body
+        )
+
+
+# --- responses and streams ----------------------------------------------------------------
+
+
+class InvalidResponseError(LMBridgeError):
+    """The server's answer did not have the expected shape (bad JSON, missing fields)."""
+
+    default_hint = (
+        "The server may not be OpenAI-compatible at this URL, or it may be a bug in the server."
+    )
+
+
+class StructuredOutputError(InvalidResponseError):
+    """The model's reply did not parse into the requested ``response_format``.
+
+    Attributes:
+        raw_text: the model's reply, unchanged, so nothing is lost.
+    """
+
+    default_hint = "Small local models sometimes break the schema: retry, lower temperature, or simplify the schema."
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        raw_text: str,
+        hint: str | None = None,
+        url: str | None = None,
+        model: str | None = None,
+    ) -> None:
+        self.raw_text = raw_text
+        super().__init__(message, hint=hint, url=url, model=model)
+
+
+class StreamError(LMBridgeError):
+    """A stream failed part way: an in-stream error event, or an end without ``[DONE]``."""
+
+    default_hint = "The server cut the stream short; its log says why. Retry the request."
+
+
+# --- the lms CLI -------------------------------------------------------------------------------
+
+
+class LmsError(LMBridgeError):
+    """An ``lms`` command failed.
+
+    Attributes:
+        command: the argument list that ran.
+        exit_code: its exit status (``None`` if it never finished).
+        stderr: an excerpt of what it printed on stderr.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        command: Sequence[str] = (),
+        exit_code: int | None = None,
+        stderr: str | None = None,
+        hint: str | None = None,
+        model: str | None = None,
+    ) -> None:
+        self.command = list(command)
+        self.exit_code = exit_code
+        self.stderr = excerpt(stderr)
+        super().__init__(message, hint=hint, model=model, body=stderr)
+
+
+class LmsNotFoundError(LmsError):
+    """The ``lms`` CLI could not be found."""
+
+    default_hint = (
+        "Install LM Studio and run it once (it bootstraps `lms` into ~/.lmstudio/bin), or pass "
+        "Bridge(lms_path=...) / set LMS_PATH."
+    )
+
+
+class LmsUnreachableError(LmsError):
+    """``lms`` could not reach or start the LM Studio service."""
+
+    default_hint = "Start LM Studio (or `lms server start`) and try again."
+
+
+class LmsTimeoutError(LmsError):
+    """An ``lms`` command took longer than its budget; it was terminated."""
+
+    default_hint = "Raise the budget (Bridge(load_timeout=...)) for large models."
+
+
+class InsufficientMemoryError(LmsError):
+    """The model needs more memory than the machine has free.
+
+    Attributes:
+        required_gb: the memory the model needs, in GB, when ``lms`` said.
+    """
+
+    default_hint = (
+        "Unload other models (`lms unload --all`), load a smaller quantization, or lower "
+        "context_length."
+    )
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        required_gb: float | None = None,
+        command: Sequence[str] = (),
+        exit_code: int | None = None,
+        stderr: str | None = None,
+        hint: str | None = None,
+        model: str | None = None,
+    ) -> None:
+        self.required_gb = required_gb
+        super().__init__(
+            message, command=command, exit_code=exit_code, stderr=stderr, hint=hint, model=model
+        )
+
+
+# --- warnings ------------------------------------------------------------------------------
+
+
+class ModelMismatchWarning(UserWarning):
+    """The server answered with a different model than the one asked for.
+
+    LM Studio with one model loaded (and llama.cpp's server always) answers any model name with the
+    model it has. The result's ``model`` and ``model_mismatch`` fields say what happened.
+    """

@@ -1,0 +1,261 @@
+"""What the Bridge returns: chat, completion, embedding and response results, and stream events."""
+
+from __future__ import annotations
+
+import base64
+import struct
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, Literal, TypeVar
+
+from lmbridge.transport.wire import (
+    ChatCompletion,
+    EmbeddingResponse,
+    ResponseObject,
+    TextCompletion,
+    Usage,
+)
+
+__all__ = [
+    "ChatResult",
+    "CompletionResult",
+    "EmbeddingResult",
+    "ReasoningDelta",
+    "ResponseResult",
+    "StreamEvent",
+    "TextDelta",
+    "ToolCall",
+    "ToolCallDelta",
+    "ToolCallReady",
+    "Usage",
+    "UsageReport",
+]
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """A tool call the model asked for.
+
+    Attributes:
+        id: the call id (generated when the server sent none), echoed back with the tool's result.
+        name: the tool's name.
+        arguments: the parsed arguments; ``{}`` when they did not parse (see ``error``).
+        arguments_json: the argument string exactly as the model wrote it.
+        error: why the arguments did not parse into a JSON object, or ``None``.
+    """
+
+    id: str
+    name: str
+    arguments: dict[str, Any]
+    arguments_json: str
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Whether the arguments parsed into a JSON object."""
+        return self.error is None
+
+    def to_message(self) -> dict[str, Any]:
+        """This call in OpenAI chat format, for an assistant message's ``tool_calls``."""
+        return {
+            "id": self.id,
+            "type": "function",
+            "function": {"name": self.name, "arguments": self.arguments_json},
+        }
+
+
+@dataclass(frozen=True)
+class ChatResult(Generic[T]):
+    """The outcome of a chat completion, streamed or not.
+
+    Attributes:
+        text: the reply, with any inline ``<think>`` block removed.
+        reasoning: the model's reasoning, from ``reasoning_content``, ``reasoning`` or an inline
+            ``<think>...</think>`` block; ``None`` when there was none.
+        tool_calls: the tool calls asked for, in order.
+        finish_reason: why generation stopped (``stop``, ``length``, ``tool_calls``...).
+        usage: token counts, when the server sent them.
+        model: the model the server says answered.
+        requested_model: the model that was asked for.
+        parsed: the reply parsed into the ``response_format`` model (or dict), if one was given.
+        stats: LM Studio's generation stats, when present.
+        raw: the validated response (for streams, one assembled from the chunks).
+    """
+
+    text: str
+    reasoning: str | None
+    tool_calls: list[ToolCall]
+    finish_reason: str | None
+    usage: Usage | None
+    model: str | None
+    requested_model: str
+    parsed: T | None = None
+    stats: dict[str, Any] | None = None
+    raw: ChatCompletion | None = field(default=None, repr=False)
+
+    @property
+    def truncated(self) -> bool:
+        """Whether generation stopped at the token limit (``finish_reason == "length"``)."""
+        return self.finish_reason == "length"
+
+    @property
+    def model_mismatch(self) -> bool:
+        """Whether the server answered with another model than the one asked for."""
+        return model_differs(self.requested_model, self.model)
+
+    def to_message(self) -> dict[str, Any]:
+        """The reply as an assistant message, to append to a conversation."""
+        message: dict[str, Any] = {"role": "assistant", "content": self.text}
+        if self.tool_calls:
+            message["tool_calls"] = [call.to_message() for call in self.tool_calls]
+        return message
+
+
+@dataclass(frozen=True)
+class CompletionResult:
+    """The outcome of a legacy ``/v1/completions`` call."""
+
+    text: str
+    finish_reason: str | None
+    usage: Usage | None
+    model: str | None
+    requested_model: str
+    raw: TextCompletion | None = field(default=None, repr=False)
+
+    @property
+    def truncated(self) -> bool:
+        """Whether generation stopped at the token limit."""
+        return self.finish_reason == "length"
+
+    @property
+    def model_mismatch(self) -> bool:
+        """Whether the server answered with another model than the one asked for."""
+        return model_differs(self.requested_model, self.model)
+
+
+@dataclass(frozen=True)
+class EmbeddingResult:
+    """Embedding vectors in input order; iterating the result yields the vectors."""
+
+    vectors: list[list[float]]
+    model: str | None
+    requested_model: str
+    usage: Usage | None
+    raw: EmbeddingResponse | None = field(default=None, repr=False)
+
+    def __iter__(self) -> Iterator[list[float]]:
+        return iter(self.vectors)
+
+    def __len__(self) -> int:
+        return len(self.vectors)
+
+    def __getitem__(self, index: int) -> list[float]:
+        return self.vectors[index]
+
+    @property
+    def model_mismatch(self) -> bool:
+        """Whether the server answered with another model than the one asked for."""
+        return model_differs(self.requested_model, self.model)
+
+
+@dataclass(frozen=True)
+class ResponseResult:
+    """The outcome of a ``/v1/responses`` call.
+
+    Attributes:
+        id: pass it as ``previous_response_id`` to continue the conversation.
+        text: the concatenated ``output_text`` of the message items.
+        reasoning: the concatenated reasoning text, if any.
+        tool_calls: the ``function_call`` items as :class:`ToolCall` (``id`` is the ``call_id``).
+        output: the raw output items.
+        usage: the usage object as the server sent it.
+    """
+
+    id: str
+    text: str
+    reasoning: str | None
+    tool_calls: list[ToolCall]
+    output: list[dict[str, Any]]
+    usage: dict[str, Any] | None
+    model: str | None
+    requested_model: str
+    raw: ResponseObject | None = field(default=None, repr=False)
+
+
+# --- stream events ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TextDelta:
+    """A piece of the reply's text."""
+
+    text: str
+    type: Literal["text"] = "text"
+
+
+@dataclass(frozen=True, slots=True)
+class ReasoningDelta:
+    """A piece of the model's reasoning."""
+
+    text: str
+    type: Literal["reasoning"] = "reasoning"
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallDelta:
+    """A piece of a tool call as it streams: ``name`` arrives first, then argument fragments."""
+
+    index: int
+    id: str | None
+    name: str | None
+    arguments: str
+    type: Literal["tool_call_delta"] = "tool_call_delta"
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallReady:
+    """A tool call, complete, once the stream has finished it."""
+
+    call: ToolCall
+    type: Literal["tool_call"] = "tool_call"
+
+
+@dataclass(frozen=True, slots=True)
+class UsageReport:
+    """Token usage, sent by the server at the end of a stream."""
+
+    usage: Usage
+    type: Literal["usage"] = "usage"
+
+
+StreamEvent = TextDelta | ReasoningDelta | ToolCallDelta | ToolCallReady | UsageReport
+"""Any event a chat stream yields; switch on ``event.type`` or ``isinstance``."""
+
+
+def model_differs(requested: str, answered: str | None) -> bool:
+    """Whether ``answered`` names another model than ``requested``.
+
+    Instance suffixes (``:2``) and variant suffixes (``@q4_k_m``) do not count as different, and
+    neither does a publisher prefix present on one side only (``qwen/qwen3-4b`` vs ``qwen3-4b``).
+    """
+    if not answered:
+        return False
+
+    def base(name: str) -> str:
+        name = name.lower().split("@", 1)[0]
+        head, sep, tail = name.rpartition(":")
+        if sep and tail.isdigit():
+            name = head
+        return name.rsplit("/", 1)[-1]
+
+    return base(requested) != base(answered)
+
+
+def decode_embedding(value: Sequence[float] | str) -> list[float]:
+    """A vector from a float list or OpenAI's base64 little-endian float32 encoding."""
+    if isinstance(value, str):
+        raw = base64.b64decode(value)
+        return list(struct.unpack(f"<{len(raw) // 4}f", raw))
+    return list(value)

@@ -1,0 +1,1 @@
+"""Transport: async HTTP, SSE decoding, retries, wire types and error classification."""

@@ -1,0 +1,256 @@
+"""Turn chat completions — whole, or as a stream of chunks — into one :class:`ChatResult`."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from lmbridge.results import (
+    ChatResult,
+    ReasoningDelta,
+    StreamEvent,
+    TextDelta,
+    ToolCall,
+    ToolCallDelta,
+    ToolCallReady,
+    UsageReport,
+)
+from lmbridge.transport.reasoning import ThinkSplitter, split_think
+from lmbridge.transport.wire import (
+    ChatChunk,
+    ChatCompletion,
+    Usage,
+    WireChoice,
+    WireFunction,
+    WireMessage,
+    WireToolCall,
+)
+
+__all__ = ["ChatAssembler", "parse_arguments", "result_from_completion"]
+
+
+def new_call_id() -> str:
+    """An id for a tool call the server sent without one."""
+    return "call_" + uuid.uuid4().hex[:24]
+
+
+def parse_arguments(raw: str | dict[str, Any] | None) -> tuple[dict[str, Any], str, str | None]:
+    """Parse tool-call arguments: ``(arguments, raw JSON string, error or None)``.
+
+    Empty arguments mean a call without arguments. Anything that is not a JSON object is an
+    error kept alongside the raw string, so the caller can tell the model what went wrong.
+    """
+    if isinstance(raw, dict):
+        return raw, json.dumps(raw), None
+    text = raw or ""
+    if not text.strip():
+        return {}, text, None
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        return {}, text, f"arguments are not valid JSON: {exc}"
+    if not isinstance(value, dict):
+        return {}, text, f"arguments must be a JSON object, got {type(value).__name__}"
+    return value, text, None
+
+
+def make_tool_call(call_id: str | None, name: str, raw: str | dict[str, Any] | None) -> ToolCall:
+    """A :class:`ToolCall` with its arguments parsed (or the parse error recorded)."""
+    arguments, text, error = parse_arguments(raw)
+    return ToolCall(
+        id=call_id or new_call_id(),
+        name=name,
+        arguments=arguments,
+        arguments_json=text,
+        error=error,
+    )
+
+
+def _joined(*parts: str | None) -> str | None:
+    present = [p for p in parts if p]
+    return "".join(present) if present else None
+
+
+def result_from_completion(completion: ChatCompletion, *, requested_model: str) -> ChatResult[Any]:
+    """A :class:`ChatResult` from a non-streamed completion (parsed output is added later)."""
+    choice = completion.choices[0] if completion.choices else WireChoice()
+    message = choice.message
+    inline_reasoning, text = split_think(message.content or "")
+    tool_calls = [
+        make_tool_call(call.id, call.function.name, call.function.arguments)
+        for call in message.tool_calls or ()
+    ]
+    return ChatResult(
+        text=text,
+        reasoning=_joined(message.reasoning_content, message.reasoning, inline_reasoning),
+        tool_calls=tool_calls,
+        finish_reason=choice.finish_reason,
+        usage=completion.usage,
+        model=completion.model,
+        requested_model=requested_model,
+        stats=completion.stats,
+        raw=completion,
+    )
+
+
+class _CallParts:
+    __slots__ = ("arguments", "id", "name")
+
+    def __init__(self) -> None:
+        self.id: str | None = None
+        self.name = ""
+        self.arguments: list[str] = []
+
+
+class ChatAssembler:
+    """Accumulates stream chunks into events and, at the end, one :class:`ChatResult`.
+
+    Tool-call pieces are joined by ``index``: only the first piece of a call has to carry ``id``
+    and ``name``; servers that repeat them in every piece, or send an empty name later, are
+    handled, and parallel calls may interleave. Pure logic, no I/O.
+    """
+
+    def __init__(self, requested_model: str) -> None:
+        self.requested_model = requested_model
+        self._text: list[str] = []
+        self._reasoning: list[str] = []
+        self._think = ThinkSplitter()
+        self._calls: dict[int, _CallParts] = {}
+        self._finished_calls: list[ToolCall] | None = None
+        self.finish_reason: str | None = None
+        self.usage: Usage | None = None
+        self.model: str | None = None
+        self.stats: dict[str, Any] | None = None
+        self.response_id: str | None = None
+
+    def feed(self, chunk: ChatChunk) -> list[StreamEvent]:
+        """Take one validated chunk; return the events it produces."""
+        events: list[StreamEvent] = []
+        if chunk.model and self.model is None:
+            self.model = chunk.model
+        if chunk.id and self.response_id is None:
+            self.response_id = chunk.id
+        if chunk.stats is not None:
+            self.stats = chunk.stats
+        for choice in chunk.choices or ():
+            if choice.index != 0:
+                continue  # n > 1 is not requested; ignore stray choices rather than mix them
+            delta = choice.delta
+            if delta is not None:
+                for reasoning in (delta.reasoning_content, delta.reasoning):
+                    if reasoning:
+                        self._reasoning.append(reasoning)
+                        events.append(ReasoningDelta(reasoning))
+                if delta.content:
+                    self._add_content(delta.content, events)
+                if delta.tool_calls:
+                    self._add_tool_calls(delta, events)
+            if choice.finish_reason is not None:
+                self.finish_reason = choice.finish_reason
+                self._flush_content(events)
+                events.extend(ToolCallReady(call) for call in self.tool_calls())
+        if chunk.usage is not None:
+            self.usage = chunk.usage
+            events.append(UsageReport(chunk.usage))
+        return events
+
+    def _add_content(self, content: str, events: list[StreamEvent]) -> None:
+        reasoning, text = self._think.feed(content)
+        if reasoning:
+            self._reasoning.append(reasoning)
+            events.append(ReasoningDelta(reasoning))
+        if text:
+            self._text.append(text)
+            events.append(TextDelta(text))
+
+    def _flush_content(self, events: list[StreamEvent]) -> None:
+        reasoning, text = self._think.end()
+        if reasoning:
+            self._reasoning.append(reasoning)
+            events.append(ReasoningDelta(reasoning))
+        if text:
+            self._text.append(text)
+            events.append(TextDelta(text))
+
+    def _add_tool_calls(self, delta: Any, events: list[StreamEvent]) -> None:
+        for piece in delta.tool_calls:
+            parts = self._calls.get(piece.index)
+            if parts is None or (piece.id and parts.id and piece.id != parts.id and parts.name):
+                # A new call; some servers reuse index 0 for every parallel call, so a new id
+                # at an index already in use starts a new call too.
+                index = piece.index if parts is None else max(self._calls) + 1
+                parts = self._calls[index] = _CallParts()
+            else:
+                index = next(i for i, p in self._calls.items() if p is parts)
+            name = piece.function.name if piece.function else None
+            fragment = (piece.function.arguments if piece.function else None) or ""
+            if piece.id and not parts.id:
+                parts.id = piece.id
+            if name and not parts.name:
+                parts.name = name
+            if fragment:
+                parts.arguments.append(fragment)
+            events.append(ToolCallDelta(index, piece.id, name or None, fragment))
+            self._finished_calls = None
+
+    def tool_calls(self) -> list[ToolCall]:
+        """The tool calls assembled so far, in index order (ids generated where missing)."""
+        if self._finished_calls is None:
+            for parts in self._calls.values():
+                if parts.id is None:
+                    parts.id = new_call_id()
+            self._finished_calls = [
+                make_tool_call(parts.id, parts.name, "".join(parts.arguments))
+                for _, parts in sorted(self._calls.items())
+            ]
+        return self._finished_calls
+
+    @property
+    def text(self) -> str:
+        """The text so far."""
+        return "".join(self._text)
+
+    def result(self) -> ChatResult[Any]:
+        """The assembled result (call after the stream ended)."""
+        self._flush_content([])
+        text = self.text
+        reasoning = "".join(self._reasoning) or None
+        calls = self.tool_calls()
+        raw = ChatCompletion(
+            id=self.response_id,
+            object="chat.completion",
+            model=self.model,
+            choices=[
+                WireChoice(
+                    index=0,
+                    message=WireMessage(
+                        role="assistant",
+                        content=text,
+                        reasoning_content=reasoning,
+                        tool_calls=[
+                            WireToolCall(
+                                id=c.id,
+                                function=WireFunction(name=c.name, arguments=c.arguments_json),
+                            )
+                            for c in calls
+                        ]
+                        or None,
+                    ),
+                    finish_reason=self.finish_reason,
+                )
+            ],
+            usage=self.usage,
+            stats=self.stats,
+        )
+        return ChatResult(
+            text=text,
+            reasoning=reasoning,
+            tool_calls=calls,
+            finish_reason=self.finish_reason,
+            usage=self.usage,
+            model=self.model,
+            requested_model=self.requested_model,
+            stats=self.stats,
+            raw=raw,
+        )

@@ -1,0 +1,131 @@
+"""Turn an error answer from the server into the right typed error.
+
+LM Studio's error bodies changed between versions (see the reference, section 4): ``error`` may be
+a string or an object, ``code`` may be null, "model not loaded" comes as 400 or 404, and some
+versions answer in plain text. So classification looks at the status AND the text.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from lmbridge import errors
+from lmbridge.transport.retry import parse_retry_after
+
+__all__ = ["error_from_response", "error_message_from_body"]
+
+_NOT_LOADED = re.compile(
+    r"no models? (?:are )?loaded|not loaded|no (?:embedding )?models? (?:is )?loaded", re.I
+)
+_MODEL_NOT_FOUND = re.compile(
+    r"model[^.\n]*not found|invalid model identifier|not a valid model", re.I
+)
+_CONTEXT = re.compile(r"exceed_context_size|context (?:length|size|window)|n_ctx", re.I)
+_YOUR_MODELS = re.compile(r"your models:\s*(.*)", re.I | re.S)
+_LISTED_NAME = re.compile(r"^[\s\-*•]*([\w./:@-]+)\s*$")
+
+_STATUS_CLASSES: dict[int, type[errors.APIStatusError]] = {
+    400: errors.BadRequestError,
+    401: errors.AuthenticationError,
+    403: errors.AuthenticationError,
+    404: errors.NotFoundError,
+    409: errors.ConflictError,
+    422: errors.UnprocessableEntityError,
+    429: errors.RateLimitError,
+}
+
+
+def _decode(body: bytes) -> tuple[str, Mapping[str, Any]]:
+    """The human message and the error object (empty when the body had none)."""
+    text = body.decode("utf-8", errors="replace").strip()
+    try:
+        parsed = json.loads(text) if text else None
+    except ValueError:
+        return text, {}
+    if isinstance(parsed, dict):
+        err = parsed.get("error", parsed)
+        if isinstance(err, str):
+            return err, {}
+        if isinstance(err, dict):
+            message = err.get("message") or err.get("detail") or text
+            return str(message), err
+    return text, {}
+
+
+def error_message_from_body(body: bytes) -> str:
+    """The server's own message from an error body of any known shape."""
+    return _decode(body)[0]
+
+
+def _models_listed(message: str) -> list[str]:
+    """Model names LM Studio 0.3.5 appends after ``Your models:``."""
+    match = _YOUR_MODELS.search(message)
+    if not match:
+        return []
+    names = []
+    for line in match.group(1).splitlines():
+        found = _LISTED_NAME.match(line)
+        if found:
+            names.append(found.group(1))
+    return names
+
+
+def error_from_response(
+    status: int,
+    headers: Mapping[str, str],
+    body: bytes,
+    *,
+    url: str | None,
+    model: str | None,
+) -> errors.LMBridgeError:
+    """Map an HTTP error answer (status >= 400) to the right :class:`~lmbridge.LMBridgeError`."""
+    message, err = _decode(body)
+    shown = message or f"HTTP {status}"
+    code = err.get("code")
+    error_type = str(err.get("type") or "")
+
+    if status in (400, 404, 422) or (400 <= status < 500 and code == "model_not_found"):
+        if _NOT_LOADED.search(message):
+            return errors.ModelNotLoadedError(
+                shown, url=url, model=model, status_code=status, body=body
+            )
+        if code == "model_not_found" and "multiple models" in message.lower():
+            return errors.BadRequestError(
+                shown,
+                status_code=status,
+                url=url,
+                model=model,
+                body=body,
+                hint="Several models are loaded: name the one to use.",
+            )
+        if code == "model_not_found" or _MODEL_NOT_FOUND.search(message):
+            available = _models_listed(message)
+            suggestions = difflib.get_close_matches(model or "", available, n=3, cutoff=0.4)
+            return errors.ModelNotFoundError(
+                shown.split("\n\n", 1)[0],
+                suggestions=suggestions,
+                available=available,
+                url=url,
+                model=model,
+                status_code=status,
+                body=body,
+            )
+    if status == 400 and (_CONTEXT.search(message) or _CONTEXT.search(error_type)):
+        return errors.ContextLengthExceededError(
+            shown, status_code=status, url=url, model=model, body=body
+        )
+    cls = _STATUS_CLASSES.get(status)
+    if cls is None:
+        cls = errors.ServerError if status >= 500 else errors.APIStatusError
+    return cls(
+        shown,
+        status_code=status,
+        url=url,
+        model=model,
+        body=body,
+        retry_after=parse_retry_after(headers),
+    )

@@ -1,0 +1,275 @@
+"""Async HTTP on one pooled ``httpx.AsyncClient``: timeouts, retries and typed errors."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio
+import httpx
+import pydantic_core
+
+from lmbridge import errors
+from lmbridge.transport.classify import error_from_response
+from lmbridge.transport.retry import RETRYABLE_STATUSES, RetryPolicy
+from lmbridge.transport.sse import ServerSentEvent, SSEDecoder
+
+__all__ = ["DEFAULT_TIMEOUT", "HTTPTransport", "TimeoutArg", "normalize_base_url"]
+
+#: Connect quickly or fail; wait long for the next byte, since local generation can be slow.
+DEFAULT_TIMEOUT = httpx.Timeout(connect=5.0, read=600.0, write=60.0, pool=None)
+
+TimeoutArg = float | httpx.Timeout | None
+"""Seconds (the read timeout: the longest wait for the next byte) or an ``httpx.Timeout``."""
+
+_DEFAULT_BASE_URL = "http://localhost:1234"
+
+
+def normalize_base_url(base_url: str | None) -> str:
+    """The server's root URL: from the argument, else ``LMBRIDGE_BASE_URL``, else localhost:1234.
+
+    A trailing ``/v1`` (as OpenAI clients expect) and trailing slashes are removed.
+    """
+    url = (base_url or os.environ.get("LMBRIDGE_BASE_URL") or _DEFAULT_BASE_URL).strip()
+    if "://" not in url:
+        url = "http://" + url
+    url = url.rstrip("/")
+    if url.endswith("/v1"):
+        url = url[: -len("/v1")]
+    return url
+
+
+def _merge_timeout(default: httpx.Timeout, override: TimeoutArg) -> httpx.Timeout:
+    if override is None:
+        return default
+    if isinstance(override, httpx.Timeout):
+        return override
+    return httpx.Timeout(
+        connect=default.connect, read=float(override), write=default.write, pool=default.pool
+    )
+
+
+class HTTPTransport:
+    """Sends requests to one server, retrying what is safe to retry, raising typed errors.
+
+    One instance is shared by all tasks of a :class:`~lmbridge.Bridge`; it holds no per-request
+    state. Paths are absolute (``"/v1/chat/completions"``, ``"/api/v0/models"``).
+
+    Args:
+        base_url: the server's root URL (see :func:`normalize_base_url`).
+        api_token: sent as ``Authorization: Bearer ...``; never shown in reprs or errors.
+        timeout: the default timeouts.
+        retry: the retry policy.
+        http_client: an ``httpx.AsyncClient`` to use as-is (it is not closed by :meth:`aclose`).
+        transport: an ``httpx`` transport for the client lmbridge creates (e.g. the simulator's).
+    """
+
+    def __init__(
+        self,
+        *,
+        base_url: str | None = None,
+        api_token: str | None = None,
+        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        retry: RetryPolicy | None = None,
+        http_client: httpx.AsyncClient | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        limits: httpx.Limits | None = None,
+    ) -> None:
+        self.base_url = normalize_base_url(base_url)
+        self.timeout = timeout
+        self.retry = retry or RetryPolicy()
+        self._headers = {"Accept": "application/json", "Content-Type": "application/json"}
+        if api_token:
+            self._headers["Authorization"] = f"Bearer {api_token}"
+        self._owns_client = http_client is None
+        self._client = http_client or httpx.AsyncClient(
+            transport=transport,
+            timeout=timeout,
+            limits=limits or httpx.Limits(max_connections=100, max_keepalive_connections=32),
+        )
+
+    def __repr__(self) -> str:
+        return f"HTTPTransport(base_url={self.base_url!r})"
+
+    @property
+    def http_client(self) -> httpx.AsyncClient:
+        """The underlying ``httpx.AsyncClient``."""
+        return self._client
+
+    async def aclose(self) -> None:
+        """Close the connection pool, unless the client was supplied by the user."""
+        if self._owns_client:
+            await self._client.aclose()
+
+    # --- requests ----------------------------------------------------------------------------
+
+    def _build(self, method: str, path: str, body: Any, timeout: TimeoutArg) -> httpx.Request:
+        content = None if body is None else pydantic_core.to_json(body)
+        return self._client.build_request(
+            method,
+            self.base_url + path,
+            content=content,
+            headers=self._headers,
+            timeout=_merge_timeout(self.timeout, timeout),
+        )
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        model: str | None = None,
+        timeout: TimeoutArg = None,
+        max_retries: int | None = None,
+    ) -> httpx.Response:
+        """Send a request and return the response with its body read (status < 400)."""
+        async with self._send(method, path, body, model, timeout, max_retries, stream=False) as r:
+            return r
+
+    async def get_json(self, path: str, *, timeout: float | None = None) -> Any:
+        """``GET`` a path and return its JSON."""
+        response = await self.request("GET", path, timeout=timeout)
+        return self._json(response, None)
+
+    async def post_json(
+        self,
+        path: str,
+        body: Mapping[str, Any],
+        *,
+        timeout: float | None = None,
+        model: str | None = None,
+    ) -> Any:
+        """``POST`` a JSON body and return the JSON answer."""
+        response = await self.request("POST", path, body=body, model=model, timeout=timeout)
+        return self._json(response, model)
+
+    @staticmethod
+    def _json(response: httpx.Response, model: str | None) -> Any:
+        try:
+            return pydantic_core.from_json(response.content)
+        except ValueError as exc:
+            raise errors.InvalidResponseError(
+                f"the server answered with invalid JSON: {exc}",
+                url=str(response.request.url),
+                model=model,
+                status_code=response.status_code,
+                body=response.content,
+            ) from exc
+
+    @asynccontextmanager
+    async def stream_events(
+        self,
+        path: str,
+        body: Any,
+        *,
+        model: str | None = None,
+        timeout: TimeoutArg = None,
+        max_retries: int | None = None,
+    ) -> AsyncIterator[AsyncIterator[ServerSentEvent]]:
+        """Open a server-sent-event stream; yields an async iterator of events.
+
+        Retries happen only before the first byte of the body. Leaving the block — normally, by
+        ``break``, by an error or by cancellation — closes the response, which returns the
+        connection to the pool (or discards it, if the body was not read to the end).
+        """
+        async with self._send("POST", path, body, model, timeout, max_retries, stream=True) as r:
+            yield self._events(r, model)
+
+    async def _events(
+        self, response: httpx.Response, model: str | None
+    ) -> AsyncIterator[ServerSentEvent]:
+        decoder = SSEDecoder()
+        url = str(response.request.url)
+        try:
+            async for chunk in response.aiter_bytes():
+                for event in decoder.feed(chunk):
+                    yield event
+        except httpx.TimeoutException as exc:
+            raise errors.ReadTimeoutError(
+                "the server stopped sending in the middle of the stream", url=url, model=model
+            ) from exc
+        except httpx.TransportError as exc:
+            raise errors.StreamError(
+                f"the connection broke in the middle of the stream ({type(exc).__name__}: {exc})",
+                url=url,
+                model=model,
+            ) from exc
+        for event in decoder.flush():
+            yield event
+
+    @asynccontextmanager
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        body: Any,
+        model: str | None,
+        timeout: TimeoutArg,
+        max_retries: int | None,
+        *,
+        stream: bool,
+    ) -> AsyncIterator[httpx.Response]:
+        retries_left = self.retry.max_retries if max_retries is None else max_retries
+        waits = self.retry.backoff_waits()
+        request = self._build(method, path, body, timeout)
+        url = str(request.url)
+        while True:
+            failure: errors.LMBridgeError
+            server_wait: float | None = None
+            try:
+                response = await self._client.send(request, stream=stream)
+            except httpx.ConnectTimeout as exc:
+                failure = errors.ConnectTimeoutError(
+                    f"could not connect to {self.base_url} in time", url=url, model=model
+                )
+                cause: BaseException = exc
+            except (httpx.ConnectError, httpx.RemoteProtocolError) as exc:
+                # Nothing reached the server (or a kept-alive connection had been closed by it):
+                # safe to send again.
+                failure = errors.APIConnectionError(
+                    f"could not reach {self.base_url}: {exc or type(exc).__name__}",
+                    url=url,
+                    model=model,
+                )
+                cause = exc
+            except httpx.TimeoutException as exc:
+                raise errors.ReadTimeoutError(
+                    f"no answer from the server within the read timeout ({type(exc).__name__})",
+                    url=url,
+                    model=model,
+                ) from exc
+            except httpx.TransportError as exc:
+                raise errors.APIConnectionError(
+                    f"the connection to {self.base_url} failed: {exc or type(exc).__name__}",
+                    url=url,
+                    model=model,
+                ) from exc
+            else:
+                if response.status_code < 400:
+                    try:
+                        yield response
+                    finally:
+                        with anyio.CancelScope(shield=True):
+                            await response.aclose()
+                    return
+                try:
+                    content = await response.aread() if stream else response.content
+                finally:
+                    with anyio.CancelScope(shield=True):
+                        await response.aclose()
+                failure = error_from_response(
+                    response.status_code, response.headers, content, url=url, model=model
+                )
+                cause = failure
+                if response.status_code not in RETRYABLE_STATUSES:
+                    raise failure
+                server_wait = self.retry.server_wait(response.headers)
+            if retries_left <= 0:
+                if failure is cause:
+                    raise failure
+                raise failure from cause
+            retries_left -= 1
+            await self.retry.sleep(server_wait if server_wait is not None else next(waits))

@@ -1,0 +1,183 @@
+"""Pydantic models of what OpenAI-compatible servers send, validated straight from JSON bytes.
+
+Response models keep unknown fields (``extra="allow"``) so LM Studio's ``stats``/``model_info`` and
+llama.cpp's ``timings`` survive in ``result.raw``. Stream chunk models ignore unknown fields: they
+are validated once per token and must stay lean.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+__all__ = [
+    "ChatChunk",
+    "ChatCompletion",
+    "CompletionChunk",
+    "EmbeddingResponse",
+    "TextCompletion",
+    "Usage",
+]
+
+
+class _Lenient(BaseModel):
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+
+class _Lean(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class Usage(_Lenient):
+    """Token counts reported by the server."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+
+
+# --- chat completions ------------------------------------------------------------------------
+
+
+class WireFunction(_Lenient):
+    name: str = ""
+    # Most servers send a JSON string; a few send the object itself.
+    arguments: str | dict[str, Any] | None = None
+
+
+class WireToolCall(_Lenient):
+    id: str | None = None
+    type: str | None = "function"
+    function: WireFunction = Field(default_factory=WireFunction)
+
+
+class WireMessage(_Lenient):
+    role: str = "assistant"
+    content: str | None = None
+    reasoning_content: str | None = None
+    reasoning: str | None = None
+    tool_calls: list[WireToolCall] | None = None
+
+
+class WireChoice(_Lenient):
+    index: int = 0
+    message: WireMessage = Field(default_factory=WireMessage)
+    finish_reason: str | None = None
+
+
+class ChatCompletion(_Lenient):
+    """A ``chat.completion`` response."""
+
+    id: str | None = None
+    object: str | None = None
+    created: int | None = None
+    model: str | None = None
+    choices: list[WireChoice] = Field(default_factory=list)
+    usage: Usage | None = None
+    stats: dict[str, Any] | None = None
+
+
+class FunctionDelta(_Lean):
+    name: str | None = None
+    arguments: str | None = None
+
+
+class ToolCallDelta(_Lean):
+    index: int = 0
+    id: str | None = None
+    type: str | None = None
+    function: FunctionDelta | None = None
+
+
+class Delta(_Lean):
+    role: str | None = None
+    content: str | None = None
+    reasoning_content: str | None = None
+    reasoning: str | None = None
+    tool_calls: list[ToolCallDelta] | None = None
+
+
+class ChunkChoice(_Lean):
+    index: int = 0
+    delta: Delta | None = None
+    finish_reason: str | None = None
+
+
+class ChatChunk(_Lean):
+    """One ``chat.completion.chunk`` of a stream (or an in-stream ``{"error": ...}``)."""
+
+    id: str | None = None
+    model: str | None = None
+    choices: list[ChunkChoice] | None = None
+    usage: Usage | None = None
+    stats: dict[str, Any] | None = None
+    error: str | dict[str, Any] | None = None
+
+
+# --- legacy completions ------------------------------------------------------------------------
+
+
+class CompletionChoice(_Lenient):
+    index: int = 0
+    text: str = ""
+    finish_reason: str | None = None
+
+
+class TextCompletion(_Lenient):
+    """A ``text_completion`` response of ``/v1/completions``."""
+
+    id: str | None = None
+    object: str | None = None
+    model: str | None = None
+    choices: list[CompletionChoice] = Field(default_factory=list)
+    usage: Usage | None = None
+    stats: dict[str, Any] | None = None
+
+
+class CompletionChunkChoice(_Lean):
+    index: int = 0
+    text: str | None = None
+    finish_reason: str | None = None
+
+
+class CompletionChunk(_Lean):
+    id: str | None = None
+    model: str | None = None
+    choices: list[CompletionChunkChoice] | None = None
+    usage: Usage | None = None
+    error: str | dict[str, Any] | None = None
+
+
+# --- embeddings -------------------------------------------------------------------------------
+
+
+class EmbeddingItem(_Lenient):
+    index: int = 0
+    # a list of floats, or base64 of little-endian float32 when encoding_format="base64"
+    embedding: list[float] | str
+
+
+class EmbeddingResponse(_Lenient):
+    """A ``/v1/embeddings`` response."""
+
+    model: str | None = None
+    data: list[EmbeddingItem] = Field(default_factory=list)
+    usage: Usage | None = None
+
+
+# --- responses API ----------------------------------------------------------------------------
+
+
+class ResponseObject(_Lenient):
+    """A ``/v1/responses`` response object."""
+
+    id: str
+    model: str | None = None
+    status: str | None = None
+    output: list[dict[str, Any]] = Field(default_factory=list)
+    usage: dict[str, Any] | None = None
+    previous_response_id: str | None = None
+
+
+CHAT_CHUNK: TypeAdapter[ChatChunk] = TypeAdapter(ChatChunk)
