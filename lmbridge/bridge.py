@@ -37,8 +37,9 @@ from lmbridge.transport.wire import (
 )
 
 if TYPE_CHECKING:
+    from lmbridge.agent.loop import AgentOptions
+    from lmbridge.agent.result import AgentResult
     from lmbridge.agent.run import AgentRun
-    from lmbridge.agent.types import AgentResult
 
 __all__ = ["Bridge"]
 
@@ -599,17 +600,173 @@ class Bridge:
 
     # --- agents ----------------------------------------------------------------------------
 
-    async def run_agent(self, model: str, task: Any, **options: Any) -> AgentResult:
-        """Run an agent to completion; see :func:`lmbridge.agent.run_agent` for the options."""
+    def _agent_options(
+        self,
+        *,
+        system: str | None,
+        max_rounds: int,
+        time_limit: float | None,
+        token_budget: int | None,
+        tool_timeout: float | None,
+        max_parallel_tools: int,
+        max_invalid_calls: int,
+        max_result_chars: int | None,
+        pass_images: bool,
+        tool_choice: str | Mapping[str, Any] | None,
+        chat_options: Mapping[str, Any],
+    ) -> AgentOptions:
+        from lmbridge.agent.loop import AgentOptions
+
+        return AgentOptions(
+            system=system,
+            max_rounds=max_rounds,
+            time_limit=time_limit,
+            token_budget=token_budget,
+            tool_timeout=tool_timeout,
+            max_parallel_tools=max_parallel_tools,
+            max_invalid_calls=max_invalid_calls,
+            max_result_chars=max_result_chars,
+            pass_images=pass_images,
+            tool_choice=tool_choice,
+            chat_options={k: v for k, v in chat_options.items() if v is not None},
+        )
+
+    async def run_agent(
+        self,
+        model: str,
+        task: MessagesArg,
+        *,
+        tools: Sequence[Any] | Mapping[str, Any] = (),
+        system: str | None = None,
+        max_rounds: int = 20,
+        time_limit: float | None = None,
+        token_budget: int | None = None,
+        tool_timeout: float | None = 60.0,
+        max_parallel_tools: int = 4,
+        max_invalid_calls: int = 8,
+        max_result_chars: int | None = 20_000,
+        pass_images: bool = False,
+        tool_choice: str | Mapping[str, Any] | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        top_p: float | None = None,
+        top_k: int | None = None,
+        stop: str | Sequence[str] | None = None,
+        seed: int | None = None,
+        timeout: TimeoutArg = None,
+        extra_body: Mapping[str, Any] | None = None,
+    ) -> AgentResult:
+        """Run ``model`` on ``task`` with tools until it answers or a limit is hit.
+
+        Args:
+            model: the model key.
+            task: a string (one user message) or a conversation to continue (chat messages,
+                including earlier tool rounds, e.g. a previous result's ``messages``).
+            tools: MCP ``ClientSession``\\ s (1.x or 2.x), toolsets, and plain Python functions
+                (sync or async); a mapping names each source.
+            system: a system prompt (replaces one at the start of ``task``).
+            max_rounds: the most model calls.
+            time_limit: wall-clock seconds for the whole run.
+            token_budget: stop once this many tokens were used.
+            tool_timeout: seconds one tool call may take (then the model is told it timed out).
+            max_parallel_tools: tool calls of one reply run at once, at most this many.
+            max_invalid_calls: invalid calls (unknown tool, bad arguments) tolerated in a run.
+            max_result_chars: longer tool results are cut, with a truncation marker.
+            pass_images: show images returned by tools to the model (for vision models).
+            tool_choice: passed to every model call.
+            temperature: passed to every model call (likewise the options below).
+            max_tokens: passed to every model call.
+            top_p: passed to every model call.
+            top_k: passed to every model call.
+            stop: passed to every model call.
+            seed: passed to every model call.
+            timeout: each model call's read timeout.
+            extra_body: more fields for every model call.
+
+        Returns:
+            The :class:`~lmbridge.agent.AgentResult`; ``stop_reason`` says why it ended.
+        """
         from lmbridge.agent.run import run_agent
 
-        return await run_agent(self, model, task, **options)
+        options = self._agent_options(
+            system=system,
+            max_rounds=max_rounds,
+            time_limit=time_limit,
+            token_budget=token_budget,
+            tool_timeout=tool_timeout,
+            max_parallel_tools=max_parallel_tools,
+            max_invalid_calls=max_invalid_calls,
+            max_result_chars=max_result_chars,
+            pass_images=pass_images,
+            tool_choice=tool_choice,
+            chat_options={
+                "temperature": temperature,
+                "max_tokens": max_tokens,
+                "top_p": top_p,
+                "top_k": top_k,
+                "stop": stop,
+                "seed": seed,
+                "timeout": timeout,
+                "extra_body": extra_body,
+            },
+        )
+        return await run_agent(self, model, task, tools=tools, options=options)
 
-    def stream_agent(self, model: str, task: Any, **options: Any) -> AgentRun:
-        """Run an agent and watch its events; see :func:`lmbridge.agent.stream_agent`."""
-        from lmbridge.agent.run import stream_agent
+    def stream_agent(
+        self,
+        model: str,
+        task: MessagesArg,
+        *,
+        tools: Sequence[Any] | Mapping[str, Any] = (),
+        system: str | None = None,
+        max_rounds: int = 20,
+        time_limit: float | None = None,
+        token_budget: int | None = None,
+        tool_timeout: float | None = 60.0,
+        max_parallel_tools: int = 4,
+        max_invalid_calls: int = 8,
+        max_result_chars: int | None = 20_000,
+        pass_images: bool = False,
+        tool_choice: str | Mapping[str, Any] | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        top_p: float | None = None,
+        top_k: int | None = None,
+        stop: str | Sequence[str] | None = None,
+        seed: int | None = None,
+        timeout: TimeoutArg = None,
+        extra_body: Mapping[str, Any] | None = None,
+    ) -> AgentRun:
+        """Like :meth:`run_agent`, but watch it: ``async with bridge.stream_agent(...) as run``.
 
-        return stream_agent(self, model, task, **options)
+        Iterate ``run`` for :data:`~lmbridge.agent.AgentEvent` items, then
+        ``await run.result()``. Takes the same options as :meth:`run_agent`.
+        """
+        from lmbridge.agent.run import AgentRun
+
+        options = self._agent_options(
+            system=system,
+            max_rounds=max_rounds,
+            time_limit=time_limit,
+            token_budget=token_budget,
+            tool_timeout=tool_timeout,
+            max_parallel_tools=max_parallel_tools,
+            max_invalid_calls=max_invalid_calls,
+            max_result_chars=max_result_chars,
+            pass_images=pass_images,
+            tool_choice=tool_choice,
+            chat_options={
+                "temperature": temperature,
+                "max_tokens": max_tokens,
+                "top_p": top_p,
+                "top_k": top_k,
+                "stop": stop,
+                "seed": seed,
+                "timeout": timeout,
+                "extra_body": extra_body,
+            },
+        )
+        return AgentRun.start(self, model, task, tools=tools, options=options)
 
 
 def _validate(model_cls: type[T], response: httpx.Response, model: str) -> T:

@@ -1,0 +1,270 @@
+"""The agent loop: call the model, run the tools it asks for, repeat until it answers."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import anyio
+
+from lmbridge import errors
+from lmbridge.agent.events import (
+    AgentEvent,
+    RoundFinished,
+    RoundRetried,
+    RoundStarted,
+    RunFinished,
+    RunReasoningDelta,
+    RunTextDelta,
+    ToolCallRequested,
+    ToolResultReady,
+)
+from lmbridge.agent.guards import LoopGuard
+from lmbridge.agent.recovery import recover_tool_calls
+from lmbridge.agent.result import AgentResult, StopReason, ToolCallRecord
+from lmbridge.agent.tools.base import ToolOutcome
+from lmbridge.agent.tools.registry import ToolRegistry
+from lmbridge.messages import MessagesArg, normalize_messages
+from lmbridge.results import ChatResult, ReasoningDelta, TextDelta, ToolCall
+from lmbridge.transport.assemble import make_tool_call
+from lmbridge.transport.wire import Usage
+
+if TYPE_CHECKING:
+    from lmbridge.bridge import Bridge
+
+__all__ = ["AgentOptions", "AgentLoop"]
+
+Emit = Callable[[AgentEvent], Awaitable[None]]
+
+_EVICTED = (errors.ModelNotLoadedError, errors.ModelNotFoundError)
+
+
+@dataclass(frozen=True)
+class AgentOptions:
+    """How an agent run behaves (see :meth:`Bridge.run_agent <lmbridge.Bridge.run_agent>`)."""
+
+    system: str | None = None
+    max_rounds: int = 20
+    time_limit: float | None = None
+    token_budget: int | None = None
+    tool_timeout: float | None = 60.0
+    max_parallel_tools: int = 4
+    max_invalid_calls: int = 8
+    loop_rounds: int = 3
+    max_result_chars: int | None = 20_000
+    pass_images: bool = False
+    tool_choice: str | Mapping[str, Any] | None = None
+    chat_options: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.max_rounds < 1:
+            raise ValueError("max_rounds must be at least 1")
+        if self.max_parallel_tools < 1:
+            raise ValueError("max_parallel_tools must be at least 1")
+        if self.max_invalid_calls < 0:
+            raise ValueError("max_invalid_calls must be >= 0")
+
+
+def _add_usage(total: Usage, more: Usage | None) -> Usage:
+    if more is None:
+        return total
+    return Usage(
+        prompt_tokens=total.prompt_tokens + more.prompt_tokens,
+        completion_tokens=total.completion_tokens + more.completion_tokens,
+        total_tokens=total.total_tokens + more.total_tokens,
+    )
+
+
+class AgentLoop:
+    """One run of the loop. Protocol decisions live here; I/O goes through the Bridge and tools."""
+
+    def __init__(
+        self,
+        bridge: Bridge,
+        model: str,
+        task: MessagesArg,
+        *,
+        tools: Sequence[Any],
+        options: AgentOptions,
+        emit: Emit,
+    ) -> None:
+        self._bridge = bridge
+        self._model = model
+        self._sources = list(tools)
+        self._options = options
+        self._emit = emit
+        self._messages = normalize_messages(task)
+        if options.system is not None:
+            if self._messages[0].get("role") == "system":
+                self._messages[0] = {"role": "system", "content": options.system}
+            else:
+                self._messages.insert(0, {"role": "system", "content": options.system})
+        self._records: list[ToolCallRecord] = []
+        self._usage = Usage()
+        self._rounds = 0
+        self._invalid = 0
+        self._last: ChatResult[Any] | None = None
+        self._guard = LoopGuard(options.loop_rounds)
+
+    async def run(self) -> AgentResult:
+        """Run to the end and return the result (also sent as a :class:`RunFinished` event)."""
+        registry = await ToolRegistry.build(
+            self._sources, max_result_chars=self._options.max_result_chars
+        )
+        await self._bridge.models.prepare(self._model, kind="llm")
+        stop: StopReason | None = None
+        with anyio.move_on_after(self._options.time_limit) as deadline:
+            stop = await self._rounds_until_done(registry)
+        if deadline.cancelled_caught:
+            stop = "time_limit"
+        assert stop is not None
+        result = AgentResult(
+            output=self._last.text if self._last else "",
+            reasoning=self._last.reasoning if self._last else None,
+            stop_reason=stop,
+            rounds=self._rounds,
+            tool_calls=list(self._records),
+            messages=list(self._messages),
+            usage=self._usage,
+            model=self._model,
+        )
+        await self._emit(RunFinished(result))
+        return result
+
+    async def _rounds_until_done(self, registry: ToolRegistry) -> StopReason:
+        while True:
+            if self._rounds >= self._options.max_rounds:
+                return "max_rounds"
+            self._rounds += 1
+            reply = await self._model_call(registry)
+            self._last = reply
+            self._usage = _add_usage(self._usage, reply.usage)
+            calls, text = self._tool_calls_of(reply, registry)
+            assistant: dict[str, Any] = {"role": "assistant", "content": text}
+            if calls:
+                assistant["tool_calls"] = [call.to_message() for call in calls]
+            if not calls:
+                self._messages.append(assistant)
+                await self._emit(
+                    RoundFinished(self._rounds, text, 0, reply.finish_reason, reply.usage)
+                )
+                return "completed"
+            outcomes = await self._run_tools(registry, calls, assistant)
+            await self._emit(
+                RoundFinished(self._rounds, text, len(calls), reply.finish_reason, reply.usage)
+            )
+            self._invalid += sum(1 for outcome in outcomes if outcome.invalid_call)
+            if self._invalid > self._options.max_invalid_calls:
+                return "invalid_calls"
+            if self._guard.looping((c.name, c.arguments, c.arguments_json) for c in calls):
+                return "loop_detected"
+            budget = self._options.token_budget
+            if budget is not None and self._usage.total_tokens >= budget:
+                return "token_budget"
+
+    def _tool_calls_of(
+        self, reply: ChatResult[Any], registry: ToolRegistry
+    ) -> tuple[list[ToolCall], str]:
+        """The reply's tool calls, recovered from its text when the server left them there."""
+        if reply.tool_calls or not reply.text or len(registry) == 0:
+            return list(reply.tool_calls), reply.text
+        recovered, cleaned = recover_tool_calls(reply.text, registry.names)
+        if not recovered:
+            return [], reply.text
+        return [make_tool_call(None, call.name, call.arguments) for call in recovered], cleaned
+
+    async def _model_call(self, registry: ToolRegistry) -> ChatResult[Any]:
+        """One round's model call; a model evicted part way is reloaded and the round run again."""
+        await self._emit(RoundStarted(self._rounds))
+        try:
+            return await self._stream_round(registry)
+        except _EVICTED as exc:
+            if exc.status_code is None:
+                raise
+            await self._emit(RoundRetried(self._rounds, f"model unavailable: {exc.message}"))
+            await self._bridge.models.heal(self._model, exc, kind="llm")
+        return await self._stream_round(registry)
+
+    async def _stream_round(self, registry: ToolRegistry) -> ChatResult[Any]:
+        options = dict(self._options.chat_options)
+        tools = registry.openai_tools() or None
+        tool_choice = self._options.tool_choice if tools else None
+        async with self._bridge.stream(
+            self._model, self._messages, tools=tools, tool_choice=tool_choice, **options
+        ) as stream:
+            async for event in stream:
+                if isinstance(event, TextDelta):
+                    await self._emit(RunTextDelta(self._rounds, event.text))
+                elif isinstance(event, ReasoningDelta):
+                    await self._emit(RunReasoningDelta(self._rounds, event.text))
+            return await stream.result()
+
+    async def _run_tools(
+        self, registry: ToolRegistry, calls: list[ToolCall], assistant: dict[str, Any]
+    ) -> list[ToolOutcome]:
+        """Run the calls concurrently (bounded), answer them in call order."""
+        outcomes: list[ToolOutcome | None] = [None] * len(calls)
+        limiter = anyio.CapacityLimiter(self._options.max_parallel_tools)
+        round_number = self._rounds
+
+        async def run_one(index: int, call: ToolCall) -> None:
+            async with limiter:
+                await self._emit(
+                    ToolCallRequested(
+                        round_number, call.id, call.name, call.arguments, call.arguments_json
+                    )
+                )
+                started = time.monotonic()
+                arguments: str | dict[str, Any] = call.arguments if call.ok else call.arguments_json
+                outcome = await registry.call(
+                    call.name, arguments, timeout=self._options.tool_timeout
+                )
+                duration = time.monotonic() - started
+            outcomes[index] = outcome
+            entry = registry.get(call.name)
+            record = ToolCallRecord(
+                round=round_number,
+                id=call.id,
+                name=call.name,
+                tool=entry.original_name if entry else None,
+                source=entry.source if entry else None,
+                arguments=call.arguments,
+                arguments_json=call.arguments_json,
+                outcome=outcome,
+                duration=duration,
+                started_at=started,
+            )
+            self._records.append(record)
+            await self._emit(ToolResultReady(round_number, record))
+
+        try:
+            async with anyio.create_task_group() as group:
+                for index, call in enumerate(calls):
+                    group.start_soon(run_one, index, call)
+        finally:
+            # Keep the transcript valid even when a limit or a cancellation cut the tools short:
+            # every call in the assistant message gets an answer.
+            self._messages.append(assistant)
+            for call, outcome in zip(calls, outcomes, strict=True):
+                answer = outcome or ToolOutcome.from_error(
+                    "The call was cancelled before it finished."
+                )
+                self._messages.append(answer.to_message(call.id))
+            self._append_images(calls, outcomes)
+        return [outcome for outcome in outcomes if outcome is not None]
+
+    def _append_images(self, calls: list[ToolCall], outcomes: list[ToolOutcome | None]) -> None:
+        """Show the tools' images to a vision model, as a user message after the results."""
+        if not self._options.pass_images:
+            return
+        parts: list[dict[str, Any]] = []
+        for call, outcome in zip(calls, outcomes, strict=True):
+            for mime, data in outcome.images if outcome else ():
+                parts.append({"type": "text", "text": f"Image returned by {call.name}:"})
+                parts.append(
+                    {"type": "image_url", "image_url": {"url": f"data:{mime};base64,{data}"}}
+                )
+        if parts:
+            self._messages.append({"role": "user", "content": parts})

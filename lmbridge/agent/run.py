@@ -1,0 +1,145 @@
+"""Entry points: run an agent to completion, or watch it run event by event."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+import anyio
+from anyio.abc import TaskGroup
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+from lmbridge.agent.events import AgentEvent
+from lmbridge.agent.loop import AgentLoop, AgentOptions
+from lmbridge.agent.result import AgentResult
+from lmbridge.messages import MessagesArg
+
+if TYPE_CHECKING:
+    from lmbridge.bridge import Bridge
+
+__all__ = ["AgentRun"]
+
+
+async def _discard(event: AgentEvent) -> None:
+    return None
+
+
+async def run_agent(
+    bridge: Bridge,
+    model: str,
+    task: MessagesArg,
+    *,
+    tools: Sequence[Any] | Mapping[str, Any],
+    options: AgentOptions,
+) -> AgentResult:
+    """Run the loop to the end (see :meth:`Bridge.run_agent <lmbridge.Bridge.run_agent>`)."""
+    loop = AgentLoop(bridge, model, task, tools=_sources(tools), options=options, emit=_discard)
+    return await loop.run()
+
+
+def _sources(tools: Sequence[Any] | Mapping[str, Any]) -> Sequence[Any]:
+    if isinstance(tools, Mapping):
+        from lmbridge.agent.tools.mcp import MCPToolset
+
+        return [
+            MCPToolset(source, name=label) if _is_session(source) else source
+            for label, source in tools.items()
+        ]
+    return list(tools)
+
+
+def _is_session(source: object) -> bool:
+    return (
+        hasattr(source, "list_tools")
+        and hasattr(source, "call_tool")
+        and hasattr(source, "initialize")
+    )
+
+
+class AgentRun:
+    """A running agent: ``async for event in run``, then ``await run.result()``.
+
+    Returned by :meth:`Bridge.stream_agent <lmbridge.Bridge.stream_agent>`; use it as an async
+    context manager. Leaving the block before the run ended cancels it (in-flight tool calls
+    included); the MCP sessions you passed stay open and usable.
+    """
+
+    def __init__(self, loop: AgentLoop) -> None:
+        self._loop = loop
+        self._send: MemoryObjectSendStream[AgentEvent]
+        self._receive: MemoryObjectReceiveStream[AgentEvent]
+        self._send, self._receive = anyio.create_memory_object_stream[AgentEvent](math.inf)
+        self._group: TaskGroup | None = None
+        self._done = anyio.Event()
+        self._result: AgentResult | None = None
+        self._error: BaseException | None = None
+
+    async def __aenter__(self) -> AgentRun:
+        self._group = anyio.create_task_group()
+        await self._group.__aenter__()
+        self._group.start_soon(self._run)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool | None:
+        assert self._group is not None
+        if not self._done.is_set():
+            self._group.cancel_scope.cancel()
+        try:
+            return await self._group.__aexit__(exc_type, exc, tb)
+        finally:
+            self._receive.close()
+
+    async def _run(self) -> None:
+        async with self._send:
+            try:
+                self._result = await self._loop.run()
+            except Exception as exc:
+                # Handed to the reader through result()/iteration, not lost in the task group.
+                self._error = exc
+            finally:
+                self._done.set()
+
+    def __aiter__(self) -> AgentRun:
+        return self
+
+    async def __anext__(self) -> AgentEvent:
+        try:
+            return await self._receive.receive()
+        except anyio.EndOfStream:
+            if self._error is not None:
+                raise self._error from None
+            raise StopAsyncIteration from None
+
+    async def result(self) -> AgentResult:
+        """Wait for the end of the run and return its result (re-raising its error, if any)."""
+        await self._done.wait()
+        if self._error is not None:
+            raise self._error
+        assert self._result is not None
+        return self._result
+
+    @classmethod
+    def start(
+        cls,
+        bridge: Bridge,
+        model: str,
+        task: MessagesArg,
+        *,
+        tools: Sequence[Any] | Mapping[str, Any],
+        options: AgentOptions,
+    ) -> AgentRun:
+        """Build a run whose events go to the returned object (started on ``async with``)."""
+        run: AgentRun
+
+        async def emit(event: AgentEvent) -> None:
+            await run._send.send(event)
+
+        run = cls(AgentLoop(bridge, model, task, tools=_sources(tools), options=options, emit=emit))
+        return run
