@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import AsyncIterator, Callable
 from typing import Any, Generic, TypeVar
 
@@ -20,6 +19,8 @@ from lmbridge.transport.wire import CHAT_CHUNK, ChatChunk
 __all__ = ["ChatStream", "in_stream_error"]
 
 T = TypeVar("T")
+
+_DRAIN_SECONDS = 1.0
 
 
 def in_stream_error(
@@ -53,7 +54,7 @@ class ChatStream(Generic[T]):
 
     def __init__(
         self,
-        source: AsyncIterator[ServerSentEvent],
+        source: AsyncIterator[list[ServerSentEvent]],
         *,
         requested_model: str,
         url: str,
@@ -63,37 +64,72 @@ class ChatStream(Generic[T]):
         self._assembler = ChatAssembler(requested_model)
         self._url = url
         self._finalize = finalize
-        self._pending: deque[StreamEvent] = deque()
+        self._pending: list[StreamEvent] = []
+        self._next = 0
         self._ended = False
+        self._failure: Exception | None = None  # raised once the events before it are delivered
         self._result: ChatResult[T] | None = None
 
     def __aiter__(self) -> ChatStream[T]:
         return self
 
     async def __anext__(self) -> StreamEvent:
-        pending = self._pending
-        while not pending:
+        if self._next < len(self._pending):
+            event = self._pending[self._next]
+            self._next += 1
+            return event
+        while True:
+            if self._failure is not None:
+                failure, self._failure = self._failure, None
+                raise failure
             if self._ended:
                 raise StopAsyncIteration
-            try:
-                event = await self._source.__anext__()
-            except StopAsyncIteration:
-                self._end(done=False)
-                continue
+            await self._read_batch()
+            if self._pending:
+                self._next = 1
+                return self._pending[0]
+
+    async def _read_batch(self) -> None:
+        """Turn the next network read's events into stream events (in ``self._pending``)."""
+        pending: list[StreamEvent] = []
+        self._pending = pending
+        self._next = 0
+        try:
+            batch = await self._source.__anext__()
+        except StopAsyncIteration:
+            self._end(done=False)
+            return
+        feed = self._assembler.feed
+        for event in batch:
             data = event.data
             if data == "[DONE]":
+                await self._drain()
                 self._end(done=True)
-                continue
+                return
             if not data:
                 continue
-            chunk = self._parse(data)
-            if chunk.error is not None:
+            try:
+                chunk = self._parse(data)
+            except errors.InvalidResponseError as exc:
+                self._failure = exc
+                return
+            error = chunk.get("error")
+            if error is not None:
                 self._ended = True
-                raise in_stream_error(
-                    chunk.error, url=self._url, model=self._assembler.requested_model
-                )
-            pending.extend(self._assembler.feed(chunk))
-        return pending.popleft()
+                model = self._assembler.requested_model
+                self._failure = in_stream_error(error, url=self._url, model=model)
+                return
+            feed(chunk, pending)
+
+    async def _drain(self) -> None:
+        """Read what follows ``[DONE]`` (normally nothing but the body's end).
+
+        A body read to its end lets the connection go back to the pool for the next request;
+        one closed early must be discarded. A server that keeps sending is not waited for.
+        """
+        with anyio.move_on_after(_DRAIN_SECONDS):
+            async for _ in self._source:
+                pass
 
     def _parse(self, data: str) -> ChatChunk:
         try:

@@ -19,6 +19,7 @@ from lmbridge.results import (
 from lmbridge.transport.reasoning import ThinkSplitter, split_think
 from lmbridge.transport.wire import (
     ChatChunk,
+    ToolCallDelta as WireToolCallDelta,
     ChatCompletion,
     Usage,
     WireChoice,
@@ -117,6 +118,7 @@ class ChatAssembler:
         self._reasoning: list[str] = []
         self._think = ThinkSplitter()
         self._calls: dict[int, _CallParts] = {}
+        self._slots: dict[int, int] = {}  # the wire index -> the key of the call it feeds now
         self._finished_calls: list[ToolCall] | None = None
         self.finish_reason: str | None = None
         self.usage: Usage | None = None
@@ -124,36 +126,39 @@ class ChatAssembler:
         self.stats: dict[str, Any] | None = None
         self.response_id: str | None = None
 
-    def feed(self, chunk: ChatChunk) -> list[StreamEvent]:
-        """Take one validated chunk; return the events it produces."""
-        events: list[StreamEvent] = []
-        if chunk.model and self.model is None:
-            self.model = chunk.model
-        if chunk.id and self.response_id is None:
-            self.response_id = chunk.id
-        if chunk.stats is not None:
-            self.stats = chunk.stats
-        for choice in chunk.choices or ():
-            if choice.index != 0:
+    def feed(self, chunk: ChatChunk, events: list[StreamEvent]) -> None:
+        """Take one validated chunk; append the events it produces to ``events``."""
+        if self.model is None:
+            self.model = chunk.get("model")
+        if self.response_id is None:
+            self.response_id = chunk.get("id")
+        stats = chunk.get("stats")
+        if stats is not None:
+            self.stats = stats
+        for choice in chunk.get("choices") or ():
+            if choice.get("index", 0) != 0:
                 continue  # n > 1 is not requested; ignore stray choices rather than mix them
-            delta = choice.delta
-            if delta is not None:
-                for reasoning in (delta.reasoning_content, delta.reasoning):
-                    if reasoning:
-                        self._reasoning.append(reasoning)
-                        events.append(ReasoningDelta(reasoning))
-                if delta.content:
-                    self._add_content(delta.content, events)
-                if delta.tool_calls:
-                    self._add_tool_calls(delta, events)
-            if choice.finish_reason is not None:
-                self.finish_reason = choice.finish_reason
+            delta = choice.get("delta")
+            if delta:
+                reasoning = delta.get("reasoning_content") or delta.get("reasoning")
+                if reasoning:
+                    self._reasoning.append(reasoning)
+                    events.append(ReasoningDelta(reasoning))
+                content = delta.get("content")
+                if content:
+                    self._add_content(content, events)
+                tool_calls = delta.get("tool_calls")
+                if tool_calls:
+                    self._add_tool_calls(tool_calls, events)
+            finish_reason = choice.get("finish_reason")
+            if finish_reason is not None:
+                self.finish_reason = finish_reason
                 self._flush_content(events)
                 events.extend(ToolCallReady(call) for call in self.tool_calls())
-        if chunk.usage is not None:
-            self.usage = chunk.usage
-            events.append(UsageReport(chunk.usage))
-        return events
+        usage = chunk.get("usage")
+        if usage is not None:
+            self.usage = usage
+            events.append(UsageReport(usage))
 
     def _add_content(self, content: str, events: list[StreamEvent]) -> None:
         reasoning, text = self._think.feed(content)
@@ -173,25 +178,35 @@ class ChatAssembler:
             self._text.append(text)
             events.append(TextDelta(text))
 
-    def _add_tool_calls(self, delta: Any, events: list[StreamEvent]) -> None:
-        for piece in delta.tool_calls:
-            parts = self._calls.get(piece.index)
-            if parts is None or (piece.id and parts.id and piece.id != parts.id and parts.name):
-                # A new call; some servers reuse index 0 for every parallel call, so a new id
-                # at an index already in use starts a new call too.
-                index = piece.index if parts is None else max(self._calls) + 1
-                parts = self._calls[index] = _CallParts()
+    def _add_tool_calls(self, pieces: list[WireToolCallDelta], events: list[StreamEvent]) -> None:
+        for piece in pieces:
+            wire_index = piece.get("index", 0)
+            call_id = piece.get("id")
+            function = piece.get("function") or {}
+            name = function.get("name")
+            fragment = function.get("arguments") or ""
+            slot = self._slots.get(wire_index)
+            parts = self._calls.get(slot) if slot is not None else None
+            index: int
+            if (
+                slot is not None
+                and parts is not None
+                and not (call_id and parts.id and call_id != parts.id and parts.name)
+            ):
+                index = slot
             else:
-                index = next(i for i, p in self._calls.items() if p is parts)
-            name = piece.function.name if piece.function else None
-            fragment = (piece.function.arguments if piece.function else None) or ""
-            if piece.id and not parts.id:
-                parts.id = piece.id
+                # A new call. Some servers reuse index 0 for every parallel call, so a new id at
+                # an index already in use starts a new call too.
+                index = wire_index if wire_index not in self._calls else max(self._calls) + 1
+                parts = self._calls[index] = _CallParts()
+                self._slots[wire_index] = index
+            if call_id and not parts.id:
+                parts.id = call_id
             if name and not parts.name:
                 parts.name = name
             if fragment:
                 parts.arguments.append(fragment)
-            events.append(ToolCallDelta(index, piece.id, name or None, fragment))
+            events.append(ToolCallDelta(index, call_id, name or None, fragment))
             self._finished_calls = None
 
     def tool_calls(self) -> list[ToolCall]:

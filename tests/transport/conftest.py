@@ -52,5 +52,3 @@ async def bridge(
     monkeypatch.delenv("LMS_PATH", raising=False)
     async with Bridge(BASE, retry_policy=RetryPolicy(max_retries=2, sleep=sleeps)) as b:
         yield b
-
-

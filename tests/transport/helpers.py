@@ -25,7 +25,9 @@ def sse_response(body: bytes) -> httpx.Response:
     return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=body)
 
 
-def chunk(delta: dict[str, Any] | None = None, finish: str | None = None, **extra: Any) -> dict[str, Any]:
+def chunk(
+    delta: dict[str, Any] | None = None, finish: str | None = None, **extra: Any
+) -> dict[str, Any]:
     """One chat.completion.chunk."""
     return {
         "id": "chatcmpl-1",
@@ -43,7 +45,9 @@ def completion(message: dict[str, Any], finish: str = "stop", **extra: Any) -> d
         "object": "chat.completion",
         "created": 1,
         "model": extra.pop("model", MODEL),
-        "choices": [{"index": 0, "message": {"role": "assistant", **message}, "finish_reason": finish}],
+        "choices": [
+            {"index": 0, "message": {"role": "assistant", **message}, "finish_reason": finish}
+        ],
         "usage": {"prompt_tokens": 5, "completion_tokens": 3, "total_tokens": 8},
         **extra,
     }

@@ -39,34 +39,72 @@ NOT_LOADED_048 = {
 }
 
 
-def response(status: int, *, json: object = None, text: str | None = None, headers: dict[str, str] | None = None) -> httpx.Response:
+def response(
+    status: int,
+    *,
+    json: object = None,
+    text: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> httpx.Response:
     if text is not None:
         return httpx.Response(status, text=text, headers=headers)
     return httpx.Response(status, json=json, headers=headers)
 
 
 CASES = [
-    pytest.param(response(404, json=UNKNOWN_035), lmbridge.ModelNotFoundError, id="unknown-model-0.3.5-404"),
-    pytest.param(response(400, json=UNKNOWN_LATER), lmbridge.ModelNotFoundError, id="unknown-model-later-400"),
     pytest.param(
-        response(404, text="No models loaded. Please load a model in the developer page or use the `lms load` command"),
+        response(404, json=UNKNOWN_035), lmbridge.ModelNotFoundError, id="unknown-model-0.3.5-404"
+    ),
+    pytest.param(
+        response(400, json=UNKNOWN_LATER), lmbridge.ModelNotFoundError, id="unknown-model-later-400"
+    ),
+    pytest.param(
+        response(
+            404,
+            text="No models loaded. Please load a model in the developer page or use the `lms load` command",
+        ),
         lmbridge.ModelNotLoadedError,
         id="nothing-loaded-0.3.5-plain-text-404",
     ),
     pytest.param(
-        response(400, json={"error": "No models loaded. Please load a model in the developer page or use the `lms load` command."}),
+        response(
+            400,
+            json={
+                "error": "No models loaded. Please load a model in the developer page or use the `lms load` command."
+            },
+        ),
         lmbridge.ModelNotLoadedError,
         id="nothing-loaded-2025-string-400",
     ),
-    pytest.param(response(400, json=NOT_LOADED_048), lmbridge.ModelNotLoadedError, id="nothing-loaded-0.4.8-object"),
-    pytest.param(response(404, json=NOT_LOADED_048), lmbridge.ModelNotLoadedError, id="nothing-loaded-0.4.8-object-404"),
     pytest.param(
-        response(404, json={"error": {"message": "Multiple models are loaded. Please specify a model by providing a model identifier.", "type": "invalid_request_error", "param": "model", "code": "model_not_found"}}),
+        response(400, json=NOT_LOADED_048),
+        lmbridge.ModelNotLoadedError,
+        id="nothing-loaded-0.4.8-object",
+    ),
+    pytest.param(
+        response(404, json=NOT_LOADED_048),
+        lmbridge.ModelNotLoadedError,
+        id="nothing-loaded-0.4.8-object-404",
+    ),
+    pytest.param(
+        response(
+            404,
+            json={
+                "error": {
+                    "message": "Multiple models are loaded. Please specify a model by providing a model identifier.",
+                    "type": "invalid_request_error",
+                    "param": "model",
+                    "code": "model_not_found",
+                }
+            },
+        ),
         lmbridge.BadRequestError,
         id="multiple-loaded-404",
     ),
     pytest.param(
-        response(404, json={"error": "No embedding models loaded. Please load an embedding model first."}),
+        response(
+            404, json={"error": "No embedding models loaded. Please load an embedding model first."}
+        ),
         lmbridge.ModelNotLoadedError,
         id="no-embedding-model-404",
     ),
@@ -76,28 +114,66 @@ CASES = [
         id="json-object-rejected-400",
     ),
     pytest.param(
-        response(400, json={"error": {"code": 400, "message": "the request exceeds the available context size, try increasing it", "type": "exceed_context_size_error", "n_prompt_tokens": 9000, "n_ctx": 8192}}),
+        response(
+            400,
+            json={
+                "error": {
+                    "code": 400,
+                    "message": "the request exceeds the available context size, try increasing it",
+                    "type": "exceed_context_size_error",
+                    "n_prompt_tokens": 9000,
+                    "n_ctx": 8192,
+                }
+            },
+        ),
         lmbridge.ContextLengthExceededError,
         id="context-exceeded-llama.cpp",
     ),
     pytest.param(
-        response(401, json={"error": {"message": "Invalid API Key", "type": "authentication_error", "code": 401}}),
+        response(
+            401,
+            json={
+                "error": {"message": "Invalid API Key", "type": "authentication_error", "code": 401}
+            },
+        ),
         lmbridge.AuthenticationError,
         id="auth-401",
     ),
-    pytest.param(response(403, json={"error": "forbidden"}), lmbridge.AuthenticationError, id="auth-403"),
-    pytest.param(response(404, text="Unexpected endpoint or method. (POST /v1/foo)"), lmbridge.NotFoundError, id="route-404"),
+    pytest.param(
+        response(403, json={"error": "forbidden"}), lmbridge.AuthenticationError, id="auth-403"
+    ),
+    pytest.param(
+        response(404, text="Unexpected endpoint or method. (POST /v1/foo)"),
+        lmbridge.NotFoundError,
+        id="route-404",
+    ),
     pytest.param(response(422, json={"error": "bad"}), lmbridge.UnprocessableEntityError, id="422"),
     pytest.param(response(429, json={"error": "slow down"}), lmbridge.RateLimitError, id="429"),
     pytest.param(response(500, text="Internal Server Error"), lmbridge.ServerError, id="500-text"),
-    pytest.param(response(501, json={"error": {"code": 501, "message": "This server does not support embeddings. Start it with `--embeddings`", "type": "not_supported_error"}}), lmbridge.ServerError, id="501-llama.cpp"),
+    pytest.param(
+        response(
+            501,
+            json={
+                "error": {
+                    "code": 501,
+                    "message": "This server does not support embeddings. Start it with `--embeddings`",
+                    "type": "not_supported_error",
+                }
+            },
+        ),
+        lmbridge.ServerError,
+        id="501-llama.cpp",
+    ),
     pytest.param(response(418, text="teapot"), lmbridge.APIStatusError, id="other-4xx"),
 ]
 
 
 @pytest.mark.parametrize(("answer", "expected"), CASES)
 async def test_error_body_maps_to_typed_error(
-    bridge: Bridge, server: respx.MockRouter, answer: httpx.Response, expected: type[lmbridge.LMBridgeError]
+    bridge: Bridge,
+    server: respx.MockRouter,
+    answer: httpx.Response,
+    expected: type[lmbridge.LMBridgeError],
 ) -> None:
     server.post(CHAT).mock(return_value=answer)
     with pytest.raises(expected) as caught:
@@ -112,7 +188,9 @@ async def test_error_body_maps_to_typed_error(
     assert str(error.status_code) in str(error)
 
 
-async def test_model_not_found_0_3_5_lists_the_models_and_suggests(bridge: Bridge, server: respx.MockRouter) -> None:
+async def test_model_not_found_0_3_5_lists_the_models_and_suggests(
+    bridge: Bridge, server: respx.MockRouter
+) -> None:
     server.post(CHAT).respond(404, json=UNKNOWN_035)
     with pytest.raises(lmbridge.ModelNotFoundError) as caught:
         await bridge.http.post_json(CHAT, {"model": "qwen/qwen3-4bb"}, model="qwen/qwen3-4bb")
@@ -122,7 +200,9 @@ async def test_model_not_found_0_3_5_lists_the_models_and_suggests(bridge: Bridg
     assert "Your models" not in caught.value.message
 
 
-async def test_not_loaded_wins_over_model_not_found_code(bridge: Bridge, server: respx.MockRouter) -> None:
+async def test_not_loaded_wins_over_model_not_found_code(
+    bridge: Bridge, server: respx.MockRouter
+) -> None:
     body = {"error": {"message": "No models loaded.", "code": "model_not_found"}}
     server.post(CHAT).respond(404, json=body)
     with pytest.raises(lmbridge.ModelNotLoadedError):
@@ -137,23 +217,36 @@ async def test_connection_refused_is_fast_and_hints_at_lm_studio(sleeps: object)
     assert caught.value.url == "http://127.0.0.1:9/v1/models"
 
 
-async def test_invalid_json_answer_is_invalid_response(bridge: Bridge, server: respx.MockRouter) -> None:
+async def test_invalid_json_answer_is_invalid_response(
+    bridge: Bridge, server: respx.MockRouter
+) -> None:
     server.get("/lms-status").respond(200, text="<html>not json</html>")
     with pytest.raises(lmbridge.InvalidResponseError) as caught:
         await bridge.http.get_json("/lms-status")
     assert caught.value.body == "<html>not json</html>"
 
 
-async def test_token_is_sent_but_never_shown(server: respx.MockRouter, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_token_is_sent_but_never_shown(
+    server: respx.MockRouter, monkeypatch: pytest.MonkeyPatch
+) -> None:
     secret = "sk-lm-abcdefgh:SECRETSECRET"
-    route = server.post(CHAT).respond(401, json={"error": {"message": "Invalid API Key", "type": "authentication_error", "code": 401}})
+    route = server.post(CHAT).respond(
+        401,
+        json={"error": {"message": "Invalid API Key", "type": "authentication_error", "code": 401}},
+    )
     monkeypatch.setenv("LM_API_TOKEN", secret)
     async with Bridge("http://lms.test/v1/", max_retries=0) as bridge:
         assert bridge.base_url == "http://lms.test"
         with pytest.raises(lmbridge.AuthenticationError) as caught:
             await bridge.http.post_json(CHAT, {"model": MODEL}, model=MODEL)
         assert route.calls.last.request.headers["authorization"] == f"Bearer {secret}"
-        for shown in (repr(bridge), str(caught.value), repr(caught.value), repr(bridge.http), str(vars(caught.value))):
+        for shown in (
+            repr(bridge),
+            str(caught.value),
+            repr(caught.value),
+            repr(bridge.http),
+            str(vars(caught.value)),
+        ):
             assert "SECRET" not in shown
 
 

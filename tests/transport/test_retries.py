@@ -20,7 +20,9 @@ OK = httpx.Response(200, json=completion({"content": "hi"}))
 
 
 @pytest.mark.parametrize("status", [408, 409, 429, 500, 502, 503, 504])
-async def test_retryable_statuses_are_retried(bridge: Bridge, server: respx.MockRouter, sleeps: SleepRecorder, status: int) -> None:
+async def test_retryable_statuses_are_retried(
+    bridge: Bridge, server: respx.MockRouter, sleeps: SleepRecorder, status: int
+) -> None:
     route = server.post(CHAT).mock(side_effect=[httpx.Response(status, json={"error": "busy"}), OK])
     result = await bridge.chat(MODEL, "hi")
     assert result.text == "hi"
@@ -30,7 +32,9 @@ async def test_retryable_statuses_are_retried(bridge: Bridge, server: respx.Mock
 
 
 @pytest.mark.parametrize("status", [400, 401, 404, 422])
-async def test_client_errors_are_not_retried(bridge: Bridge, server: respx.MockRouter, sleeps: SleepRecorder, status: int) -> None:
+async def test_client_errors_are_not_retried(
+    bridge: Bridge, server: respx.MockRouter, sleeps: SleepRecorder, status: int
+) -> None:
     route = server.post(CHAT).respond(status, json={"error": "no"})
     with pytest.raises(lmbridge.APIStatusError):
         await bridge.http.post_json(CHAT, {"model": MODEL}, model=MODEL)
@@ -38,7 +42,9 @@ async def test_client_errors_are_not_retried(bridge: Bridge, server: respx.MockR
     assert sleeps.waits == []
 
 
-async def test_gives_up_after_max_retries_with_the_last_error(bridge: Bridge, server: respx.MockRouter, sleeps: SleepRecorder) -> None:
+async def test_gives_up_after_max_retries_with_the_last_error(
+    bridge: Bridge, server: respx.MockRouter, sleeps: SleepRecorder
+) -> None:
     route = server.post(CHAT).respond(503, json={"error": "overloaded"})
     with pytest.raises(lmbridge.ServerError) as caught:
         await bridge.chat(MODEL, "hi")
@@ -63,35 +69,53 @@ async def test_per_call_max_retries(bridge: Bridge, server: respx.MockRouter) ->
         ({"Retry-After": "3600"}, 60.0),  # capped
     ],
 )
-async def test_retry_after_is_honoured(bridge: Bridge, server: respx.MockRouter, sleeps: SleepRecorder, headers: dict[str, str], expected: float) -> None:
-    server.post(CHAT).mock(side_effect=[httpx.Response(429, json={"error": "slow"}, headers=headers), OK])
+async def test_retry_after_is_honoured(
+    bridge: Bridge,
+    server: respx.MockRouter,
+    sleeps: SleepRecorder,
+    headers: dict[str, str],
+    expected: float,
+) -> None:
+    server.post(CHAT).mock(
+        side_effect=[httpx.Response(429, json={"error": "slow"}, headers=headers), OK]
+    )
     await bridge.chat(MODEL, "hi")
     assert sleeps.waits == [pytest.approx(expected)]
 
 
-async def test_retry_after_http_date(bridge: Bridge, server: respx.MockRouter, sleeps: SleepRecorder) -> None:
+async def test_retry_after_http_date(
+    bridge: Bridge, server: respx.MockRouter, sleeps: SleepRecorder
+) -> None:
     when = email.utils.formatdate(time.time() + 20, usegmt=True)
     server.post(CHAT).mock(side_effect=[httpx.Response(503, headers={"Retry-After": when}), OK])
     await bridge.chat(MODEL, "hi")
     assert 15 <= sleeps.waits[0] <= 21
 
 
-async def test_connection_errors_are_retried(bridge: Bridge, server: respx.MockRouter, sleeps: SleepRecorder) -> None:
-    route = server.post(CHAT).mock(side_effect=[httpx.ConnectError("refused"), httpx.ConnectError("refused"), OK])
+async def test_connection_errors_are_retried(
+    bridge: Bridge, server: respx.MockRouter, sleeps: SleepRecorder
+) -> None:
+    route = server.post(CHAT).mock(
+        side_effect=[httpx.ConnectError("refused"), httpx.ConnectError("refused"), OK]
+    )
     assert (await bridge.chat(MODEL, "hi")).text == "hi"
     assert route.call_count == 3
     assert len(sleeps.waits) == 2
     assert sleeps.waits[1] <= 1.0  # second step of the exponential backoff
 
 
-async def test_connect_timeout_is_retried_then_typed(bridge: Bridge, server: respx.MockRouter) -> None:
+async def test_connect_timeout_is_retried_then_typed(
+    bridge: Bridge, server: respx.MockRouter
+) -> None:
     route = server.post(CHAT).mock(side_effect=httpx.ConnectTimeout("slow"))
     with pytest.raises(lmbridge.ConnectTimeoutError):
         await bridge.chat(MODEL, "hi")
     assert route.call_count == 3
 
 
-async def test_read_timeout_is_never_retried(bridge: Bridge, server: respx.MockRouter, sleeps: SleepRecorder) -> None:
+async def test_read_timeout_is_never_retried(
+    bridge: Bridge, server: respx.MockRouter, sleeps: SleepRecorder
+) -> None:
     route = server.post(CHAT).mock(side_effect=httpx.ReadTimeout("generation too slow"))
     with pytest.raises(lmbridge.ReadTimeoutError) as caught:
         await bridge.chat(MODEL, "hi")
@@ -115,9 +139,13 @@ class _BreaksAfterFirstChunk(httpx.AsyncByteStream):
         raise httpx.ReadError("connection reset")
 
 
-async def test_stream_not_retried_after_first_byte(bridge: Bridge, server: respx.MockRouter, sleeps: SleepRecorder) -> None:
+async def test_stream_not_retried_after_first_byte(
+    bridge: Bridge, server: respx.MockRouter, sleeps: SleepRecorder
+) -> None:
     route = server.post(CHAT).mock(
-        return_value=httpx.Response(200, headers={"content-type": "text/event-stream"}, stream=_BreaksAfterFirstChunk())
+        return_value=httpx.Response(
+            200, headers={"content-type": "text/event-stream"}, stream=_BreaksAfterFirstChunk()
+        )
     )
     seen = []
     with pytest.raises(lmbridge.StreamError):

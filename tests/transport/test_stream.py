@@ -13,10 +13,18 @@ from lmbridge import Bridge, ReasoningDelta, TextDelta, ToolCallDelta, ToolCallR
 from tests.transport.helpers import MODEL, chunk, sse, sse_response
 
 CHAT = "/v1/chat/completions"
-USAGE = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "model": MODEL, "choices": [], "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}}
+USAGE = {
+    "id": "chatcmpl-1",
+    "object": "chat.completion.chunk",
+    "model": MODEL,
+    "choices": [],
+    "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5},
+}
 
 
-def tool_piece(index: int, *, id: str | None = None, name: str | None = None, args: str = "") -> dict:  # type: ignore[type-arg]
+def tool_piece(
+    index: int, *, id: str | None = None, name: str | None = None, args: str = ""
+) -> dict:  # type: ignore[type-arg]
     function: dict = {"arguments": args}  # type: ignore[type-arg]
     if name is not None:
         function["name"] = name
@@ -27,7 +35,9 @@ def tool_piece(index: int, *, id: str | None = None, name: str | None = None, ar
     return chunk({"tool_calls": [piece]})
 
 
-async def collect(bridge: Bridge, server: respx.MockRouter, body: bytes) -> tuple[list, lmbridge.ChatResult]:  # type: ignore[type-arg]
+async def collect(
+    bridge: Bridge, server: respx.MockRouter, body: bytes
+) -> tuple[list, lmbridge.ChatResult]:  # type: ignore[type-arg]
     route = server.post(CHAT).mock(return_value=sse_response(body))
     async with bridge.stream(MODEL, "hi") as stream:
         events = [event async for event in stream]
@@ -37,18 +47,30 @@ async def collect(bridge: Bridge, server: respx.MockRouter, body: bytes) -> tupl
     return events, result
 
 
-async def test_text_stream_with_usage_chunk_with_empty_choices(bridge: Bridge, server: respx.MockRouter) -> None:
-    body = sse(chunk({"role": "assistant", "content": None}), chunk({"content": "Hel"}), chunk({"content": "lo"}), chunk(finish="stop"), USAGE)
+async def test_text_stream_with_usage_chunk_with_empty_choices(
+    bridge: Bridge, server: respx.MockRouter
+) -> None:
+    body = sse(
+        chunk({"role": "assistant", "content": None}),
+        chunk({"content": "Hel"}),
+        chunk({"content": "lo"}),
+        chunk(finish="stop"),
+        USAGE,
+    )
     events, result = await collect(bridge, server, body)
     assert [e.text for e in events if isinstance(e, TextDelta)] == ["Hel", "lo"]
     usage = [e for e in events if isinstance(e, UsageReport)]
     assert len(usage) == 1 and usage[0].usage.total_tokens == 5
-    assert result.text == "Hello" and result.finish_reason == "stop" and result.usage == usage[0].usage
+    assert (
+        result.text == "Hello" and result.finish_reason == "stop" and result.usage == usage[0].usage
+    )
     assert result.raw is not None and result.raw.choices[0].message.content == "Hello"
 
 
 async def test_stream_without_usage_is_tolerated(bridge: Bridge, server: respx.MockRouter) -> None:
-    events, result = await collect(bridge, server, sse(chunk({"content": "x"}), chunk(finish="stop")))
+    events, result = await collect(
+        bridge, server, sse(chunk({"content": "x"}), chunk(finish="stop"))
+    )
     assert result.usage is None and result.text == "x"
 
 
@@ -57,18 +79,34 @@ async def test_stream_without_usage_is_tolerated(bridge: Bridge, server: respx.M
     [
         ([{"reasoning_content": "a"}, {"reasoning_content": "b"}, {"content": "42"}], "ab", "42"),
         ([{"reasoning": "a"}, {"reasoning": "b"}, {"content": "42"}], "ab", "42"),
-        ([{"content": "<th"}, {"content": "ink>ab"}, {"content": "c</thi"}, {"content": "nk>\n\n4"}, {"content": "2"}], "abc", "42"),
+        (
+            [
+                {"content": "<th"},
+                {"content": "ink>ab"},
+                {"content": "c</thi"},
+                {"content": "nk>\n\n4"},
+                {"content": "2"},
+            ],
+            "abc",
+            "42",
+        ),
     ],
     ids=["reasoning_content", "reasoning", "inline-think-split-tags"],
 )
-async def test_reasoning_shapes_stream(bridge: Bridge, server: respx.MockRouter, deltas: list, reasoning: str, text: str) -> None:  # type: ignore[type-arg]
-    events, result = await collect(bridge, server, sse(*(chunk(d) for d in deltas), chunk(finish="stop")))
+async def test_reasoning_shapes_stream(
+    bridge: Bridge, server: respx.MockRouter, deltas: list, reasoning: str, text: str
+) -> None:  # type: ignore[type-arg]
+    events, result = await collect(
+        bridge, server, sse(*(chunk(d) for d in deltas), chunk(finish="stop"))
+    )
     assert "".join(e.text for e in events if isinstance(e, ReasoningDelta)) == reasoning
     assert "".join(e.text for e in events if isinstance(e, TextDelta)) == text
     assert (result.reasoning, result.text) == (reasoning, text)
 
 
-async def test_split_tool_call_first_piece_carries_id_and_name(bridge: Bridge, server: respx.MockRouter) -> None:
+async def test_split_tool_call_first_piece_carries_id_and_name(
+    bridge: Bridge, server: respx.MockRouter
+) -> None:
     body = sse(
         tool_piece(0, id="call_a", name="get_time", args="{"),
         tool_piece(0, args='"timez'),
@@ -81,7 +119,9 @@ async def test_split_tool_call_first_piece_carries_id_and_name(bridge: Bridge, s
     deltas = [e for e in events if isinstance(e, ToolCallDelta)]
     assert deltas[0].name == "get_time" and all(d.name is None for d in deltas[1:])
     ready = [e.call for e in events if isinstance(e, ToolCallReady)]
-    assert [(c.id, c.name, c.arguments) for c in ready] == [("call_a", "get_time", {"timezone": "UTC"})]
+    assert [(c.id, c.name, c.arguments) for c in ready] == [
+        ("call_a", "get_time", {"timezone": "UTC"})
+    ]
     assert result.tool_calls == ready and result.finish_reason == "tool_calls"
 
 
@@ -100,17 +140,23 @@ async def test_parallel_tool_calls_interleaved(bridge: Bridge, server: respx.Moc
     ]
 
 
-async def test_servers_repeating_id_and_name_in_every_piece(bridge: Bridge, server: respx.MockRouter) -> None:
+async def test_servers_repeating_id_and_name_in_every_piece(
+    bridge: Bridge, server: respx.MockRouter
+) -> None:
     body = sse(
         tool_piece(0, id="call_a", name="get_time", args='{"tz": '),
         tool_piece(0, id="call_a", name="get_time", args='"UTC"}'),
         chunk(finish="tool_calls"),
     )
     _, result = await collect(bridge, server, body)
-    assert [(c.id, c.name, c.arguments) for c in result.tool_calls] == [("call_a", "get_time", {"tz": "UTC"})]
+    assert [(c.id, c.name, c.arguments) for c in result.tool_calls] == [
+        ("call_a", "get_time", {"tz": "UTC"})
+    ]
 
 
-async def test_old_builds_sending_empty_name_in_later_pieces(bridge: Bridge, server: respx.MockRouter) -> None:
+async def test_old_builds_sending_empty_name_in_later_pieces(
+    bridge: Bridge, server: respx.MockRouter
+) -> None:
     body = sse(
         tool_piece(0, id="call_a", name="get_time", args='{"tz": '),
         tool_piece(0, name="", args='"UTC"}'),
@@ -120,18 +166,26 @@ async def test_old_builds_sending_empty_name_in_later_pieces(bridge: Bridge, ser
     assert [(c.name, c.arguments) for c in result.tool_calls] == [("get_time", {"tz": "UTC"})]
 
 
-async def test_invalid_streamed_arguments_are_reported_not_raised(bridge: Bridge, server: respx.MockRouter) -> None:
+async def test_invalid_streamed_arguments_are_reported_not_raised(
+    bridge: Bridge, server: respx.MockRouter
+) -> None:
     body = sse(tool_piece(0, id="c", name="f", args='{"a": 1'), chunk(finish="tool_calls"))
     _, result = await collect(bridge, server, body)
     assert result.tool_calls[0].arguments_json == '{"a": 1' and not result.tool_calls[0].ok
 
 
-async def test_missing_done_after_finish_reason_is_tolerated(bridge: Bridge, server: respx.MockRouter) -> None:
-    _, result = await collect(bridge, server, sse(chunk({"content": "x"}), chunk(finish="stop"), done=False))
+async def test_missing_done_after_finish_reason_is_tolerated(
+    bridge: Bridge, server: respx.MockRouter
+) -> None:
+    _, result = await collect(
+        bridge, server, sse(chunk({"content": "x"}), chunk(finish="stop"), done=False)
+    )
     assert result.text == "x"
 
 
-async def test_missing_done_and_finish_reason_is_an_error(bridge: Bridge, server: respx.MockRouter) -> None:
+async def test_missing_done_and_finish_reason_is_an_error(
+    bridge: Bridge, server: respx.MockRouter
+) -> None:
     server.post(CHAT).mock(return_value=sse_response(sse(chunk({"content": "par"}), done=False)))
     async with bridge.stream(MODEL, "hi") as stream:
         with pytest.raises(lmbridge.StreamError, match="before the reply was complete"):
@@ -143,12 +197,19 @@ async def test_missing_done_and_finish_reason_is_an_error(bridge: Bridge, server
     [
         ({"message": "Model crashed", "type": "server_error"}, lmbridge.StreamError),
         ("No models loaded. Please load a model.", lmbridge.ModelNotLoadedError),
-        ({"message": "context exceeded", "code": 400, "type": "exceed_context_size_error"}, lmbridge.ContextLengthExceededError),
+        (
+            {"message": "context exceeded", "code": 400, "type": "exceed_context_size_error"},
+            lmbridge.ContextLengthExceededError,
+        ),
         ({"message": "overloaded", "code": 503}, lmbridge.ServerError),
     ],
 )
-async def test_in_stream_error_becomes_typed_error(bridge: Bridge, server: respx.MockRouter, error: object, expected: type) -> None:  # type: ignore[type-arg]
-    server.post(CHAT).mock(return_value=sse_response(sse(chunk({"content": "a"}), {"error": error}, done=False)))
+async def test_in_stream_error_becomes_typed_error(
+    bridge: Bridge, server: respx.MockRouter, error: object, expected: type
+) -> None:  # type: ignore[type-arg]
+    server.post(CHAT).mock(
+        return_value=sse_response(sse(chunk({"content": "a"}), {"error": error}, done=False))
+    )
     seen = []
     async with bridge.stream(MODEL, "hi") as stream:
         with pytest.raises(expected) as caught:
@@ -165,9 +226,30 @@ async def test_garbage_chunk_is_invalid_response(bridge: Bridge, server: respx.M
             await stream.result()
 
 
-async def test_result_without_iterating_reads_the_stream(bridge: Bridge, server: respx.MockRouter) -> None:
-    server.post(CHAT).mock(return_value=sse_response(sse(chunk({"content": "a"}), chunk({"content": "b"}), chunk(finish="length"))))
+async def test_result_without_iterating_reads_the_stream(
+    bridge: Bridge, server: respx.MockRouter
+) -> None:
+    server.post(CHAT).mock(
+        return_value=sse_response(
+            sse(chunk({"content": "a"}), chunk({"content": "b"}), chunk(finish="length"))
+        )
+    )
     async with bridge.stream(MODEL, "hi") as stream:
         result = await stream.result()
         assert await stream.result() is result
     assert result.text == "ab" and result.truncated
+
+
+async def test_parallel_calls_all_at_index_zero_are_told_apart_by_id(
+    bridge: Bridge, server: respx.MockRouter
+) -> None:
+    body = sse(
+        tool_piece(0, id="call_a", name="get_time", args='{"tz": "UTC"}'),
+        tool_piece(0, id="call_b", name="get_time", args='{"tz": "CET"}'),
+        chunk(finish="tool_calls"),
+    )
+    _, result = await collect(bridge, server, body)
+    assert [(c.id, c.arguments) for c in result.tool_calls] == [
+        ("call_a", {"tz": "UTC"}),
+        ("call_b", {"tz": "CET"}),
+    ]
