@@ -107,12 +107,12 @@ async def lmbridge_stream(body: bytes) -> int:
     from lmbridge import Bridge, TextDelta
 
     count = 0
-    async with Bridge("http://bench", transport=transport(body)) as bridge:
-        async with bridge.stream(MODEL, "hi") as stream:
-            async for event in stream:
-                if isinstance(event, TextDelta):
-                    count += 1
-            await stream.result()
+    bridge = Bridge("http://bench", transport=transport(body))
+    async with bridge, bridge.stream(MODEL, "hi") as stream:
+        async for event in stream:
+            if isinstance(event, TextDelta):
+                count += 1
+        await stream.result()
     return count
 
 

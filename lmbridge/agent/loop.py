@@ -34,7 +34,7 @@ from lmbridge.transport.wire import Usage
 if TYPE_CHECKING:
     from lmbridge.bridge import Bridge
 
-__all__ = ["AgentOptions", "AgentLoop"]
+__all__ = ["AgentLoop", "AgentOptions"]
 
 Emit = Callable[[AgentEvent], Awaitable[None]]
 

@@ -19,13 +19,15 @@ from lmbridge.results import (
 from lmbridge.transport.reasoning import ThinkSplitter, split_think
 from lmbridge.transport.wire import (
     ChatChunk,
-    ToolCallDelta as WireToolCallDelta,
     ChatCompletion,
     Usage,
     WireChoice,
     WireFunction,
     WireMessage,
     WireToolCall,
+)
+from lmbridge.transport.wire import (
+    ToolCallDelta as WireToolCallDelta,
 )
 
 __all__ = ["ChatAssembler", "parse_arguments", "result_from_completion"]

@@ -5,12 +5,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-import httpx
 import pytest
 import respx
 
 from lmbridge import Bridge, RetryPolicy
-
 from tests.transport.helpers import MODEL
 
 BASE = "http://lms.test"

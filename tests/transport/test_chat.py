@@ -11,7 +11,6 @@ from pydantic import BaseModel
 
 import lmbridge
 from lmbridge import Bridge, Message
-
 from tests.transport.helpers import MODEL, completion
 
 CHAT = "/v1/chat/completions"

@@ -40,7 +40,7 @@ async def served() -> AsyncIterator[tuple[SimulatedLMStudio, Bridge]]:
 
 
 async def test_normal_end_reuses_the_connection() -> None:
-    async with served() as (sim, bridge):
+    async with served() as (_sim, bridge):
         for _ in range(3):
             async with bridge.stream(MODEL, "hi") as stream:
                 await stream.result()

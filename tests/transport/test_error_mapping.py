@@ -8,7 +8,6 @@ import respx
 
 import lmbridge
 from lmbridge import Bridge
-
 from tests.transport.helpers import MODEL
 
 CHAT = "/v1/chat/completions"

@@ -11,7 +11,6 @@ import respx
 
 import lmbridge
 from lmbridge import Bridge, RetryPolicy
-
 from tests.transport.conftest import SleepRecorder
 from tests.transport.helpers import MODEL, chunk, completion, sse, sse_response
 

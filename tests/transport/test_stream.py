@@ -9,7 +9,6 @@ import respx
 
 import lmbridge
 from lmbridge import Bridge, ReasoningDelta, TextDelta, ToolCallDelta, ToolCallReady, UsageReport
-
 from tests.transport.helpers import MODEL, chunk, sse, sse_response
 
 CHAT = "/v1/chat/completions"
@@ -68,7 +67,7 @@ async def test_text_stream_with_usage_chunk_with_empty_choices(
 
 
 async def test_stream_without_usage_is_tolerated(bridge: Bridge, server: respx.MockRouter) -> None:
-    events, result = await collect(
+    _events, result = await collect(
         bridge, server, sse(chunk({"content": "x"}), chunk(finish="stop"))
     )
     assert result.usage is None and result.text == "x"
