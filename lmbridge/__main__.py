@@ -14,7 +14,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="lmbridge", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     demo = commands.add_parser("demo", help="a tour: LM Studio if one answers, else the simulator")
-    demo.add_argument("--base-url", default=None, help="default: $LMBRIDGE_BASE_URL or localhost:1234")
+    demo.add_argument(
+        "--base-url", default=None, help="default: $LMBRIDGE_BASE_URL or localhost:1234"
+    )
     args = parser.parse_args(argv)
     if args.command == "demo":
         from lmbridge.demo import main as demo_main

@@ -159,17 +159,21 @@ class Bridge:
 
     # --- the model guard ---------------------------------------------------------------------
 
-    async def _guarded(self, model: str, kind: ModelKind, call: Callable[[], Awaitable[T]]) -> T:
-        """Run ``call`` with the model loaded; heal one "not loaded" answer by loading and retrying."""
-        await self.models.prepare(model, kind=kind)
+    async def _guarded(self, model: str, kind: ModelKind, call: Callable[[str], Awaitable[T]]) -> T:
+        """Run ``call(name)`` with the model loaded; heal one "not loaded" answer, retry once.
+
+        ``name`` is the model identifier to send: the model manager resolves a partial name
+        (``"gemma"``) or a variant suffix to the key LM Studio knows.
+        """
+        name = await self.models.prepare(model, kind=kind)
         try:
-            return await call()
+            return await call(name)
         except _HEALABLE as first:
             if first.status_code is None:
                 raise
-            await self.models.heal(model, first, kind=kind)
+            name = await self.models.heal(model, first, kind=kind)
         try:
-            return await call()
+            return await call(name)
         except _HEALABLE as second:
             if second.status_code is None:
                 raise
@@ -357,20 +361,20 @@ class Bridge:
             extra_body=extra_body,
         )
 
-        async def send() -> ChatResult[Any]:
+        async def send(name: str) -> ChatResult[Any]:
             response = await self._http.request(
                 "POST",
                 "/v1/chat/completions",
-                body=body,
-                model=model,
+                body={**body, "model": name},
+                model=name,
                 timeout=timeout,
                 max_retries=max_retries,
             )
-            completion = _validate(ChatCompletion, response, model)
-            return result_from_completion(completion, requested_model=model)
+            completion = _validate(ChatCompletion, response, name)
+            return result_from_completion(completion, requested_model=name)
 
         result = await self._guarded(model, "llm", send)
-        return self._finalizer(model, response_format)(result)
+        return self._finalizer(result.requested_model, response_format)(result)
 
     @asynccontextmanager
     async def stream(
@@ -419,23 +423,24 @@ class Bridge:
         body["stream_options"] = {"include_usage": True}
         async with AsyncExitStack() as stack:
 
-            async def open_stream() -> Any:
-                return await stack.enter_async_context(
+            async def open_stream(name: str) -> tuple[str, Any]:
+                events = await stack.enter_async_context(
                     self._http.stream_events(
                         "/v1/chat/completions",
-                        body,
-                        model=model,
+                        {**body, "model": name},
+                        model=name,
                         timeout=timeout,
                         max_retries=max_retries,
                     )
                 )
+                return name, events
 
-            events = await self._guarded(model, "llm", open_stream)
+            name, events = await self._guarded(model, "llm", open_stream)
             stream: ChatStream[Any] = ChatStream(
                 events,
-                requested_model=model,
+                requested_model=name,
                 url=self.base_url + "/v1/chat/completions",
-                finalize=self._finalizer(model, response_format),
+                finalize=self._finalizer(name, response_format),
             )
             try:
                 yield stream
@@ -468,18 +473,18 @@ class Bridge:
         if extra_body:
             body.update(extra_body)
 
-        async def send() -> EmbeddingResponse:
+        async def send(name: str) -> tuple[str, EmbeddingResponse]:
             response = await self._http.request(
                 "POST",
                 "/v1/embeddings",
-                body=body,
-                model=model,
+                body={**body, "model": name},
+                model=name,
                 timeout=timeout,
                 max_retries=max_retries,
             )
-            return _validate(EmbeddingResponse, response, model)
+            return name, _validate(EmbeddingResponse, response, name)
 
-        parsed = await self._guarded(model, "embedding", send)
+        model, parsed = await self._guarded(model, "embedding", send)
         items = sorted(parsed.data, key=lambda item: item.index)
         if len(items) != len(texts):
             raise errors.InvalidResponseError(
@@ -527,18 +532,18 @@ class Bridge:
         if extra_body:
             body.update(extra_body)
 
-        async def send() -> TextCompletion:
+        async def send(name: str) -> tuple[str, TextCompletion]:
             response = await self._http.request(
                 "POST",
                 "/v1/completions",
-                body=body,
-                model=model,
+                body={**body, "model": name},
+                model=name,
                 timeout=timeout,
                 max_retries=max_retries,
             )
-            return _validate(TextCompletion, response, model)
+            return name, _validate(TextCompletion, response, name)
 
-        parsed = await self._guarded(model, "llm", send)
+        model, parsed = await self._guarded(model, "llm", send)
         self._check_model(model, parsed.model)
         choice = parsed.choices[0] if parsed.choices else None
         return CompletionResult(
@@ -583,18 +588,18 @@ class Bridge:
             extra_body=extra_body,
         )
 
-        async def send() -> ResponseObject:
+        async def send(name: str) -> tuple[str, ResponseObject]:
             response = await self._http.request(
                 "POST",
                 "/v1/responses",
-                body=body,
-                model=model,
+                body={**body, "model": name},
+                model=name,
                 timeout=timeout,
                 max_retries=max_retries,
             )
-            return _validate(ResponseObject, response, model)
+            return name, _validate(ResponseObject, response, name)
 
-        parsed = await self._guarded(model, "llm", send)
+        model, parsed = await self._guarded(model, "llm", send)
         self._check_model(model, parsed.model)
         return result_from_response(parsed, requested_model=model)
 

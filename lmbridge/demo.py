@@ -80,9 +80,14 @@ def simulated_bridge() -> tuple[Bridge, Any]:
         ),
     )
     sim.script("google/gemma-3-4b", Reply("Gemma here: hello!", delay=0.4))
-    sim.script("openai/gpt-oss-20b", Reply("gpt-oss here: hi!", delay=0.4, reasoning="Be brief.", reasoning_shape="reasoning"))
+    sim.script(
+        "openai/gpt-oss-20b",
+        Reply("gpt-oss here: hi!", delay=0.4, reasoning="Be brief.", reasoning_shape="reasoning"),
+    )
     sim.script("qwen/qwen3-4b", Reply("Hi from Qwen!", delay=0.4))
-    sim.script("qwen/qwen3-4b", Reply('{"name": "Tokyo", "country": "Japan", "population": 37400000}'))
+    sim.script(
+        "qwen/qwen3-4b", Reply('{"name": "Tokyo", "country": "Japan", "population": 37400000}')
+    )
     sim.script("qwen/qwen3-4b", Reply("Still here after the eviction."))
     sim.responder("openai/gpt-oss-20b", _agent_responder)
     return Bridge(transport=sim.transport(), load_timeout=30), sim
@@ -117,7 +122,9 @@ async def demo(bridge: Bridge, models: list[str], sim: Any | None) -> None:
 
     say("\n3. Structured output with a pydantic model")
     try:
-        city = await bridge.chat(first, "Name the world's largest city.", response_format=City, temperature=0)
+        city = await bridge.chat(
+            first, "Name the world's largest city.", response_format=City, temperature=0
+        )
         say(f"   parsed: {city.parsed!r}")
     except LMBridgeError as error:
         say(f"   the model broke the schema: {error}")
@@ -132,7 +139,9 @@ async def demo(bridge: Bridge, models: list[str], sim: Any | None) -> None:
 
     agent_model = models[-1]
     say(f"\n5. An agent run on {agent_model} with a Python function tool")
-    run = await bridge.run_agent(agent_model, "What time is it in Tokyo?", tools=[get_time], max_rounds=4)
+    run = await bridge.run_agent(
+        agent_model, "What time is it in Tokyo?", tools=[get_time], max_rounds=4
+    )
     for call in run.tool_calls:
         say(f"   tool {call.name}({json.dumps(call.arguments)}) -> {call.outcome.text!r}")
     say(f"   output: {run.output!r}")

@@ -21,10 +21,14 @@ __all__ = [
     "InsufficientMemoryError",
     "InvalidResponseError",
     "LMBridgeError",
+    "LmsArgumentError",
     "LmsError",
     "LmsNotFoundError",
     "LmsTimeoutError",
     "LmsUnreachableError",
+    "MCPConfigError",
+    "MCPError",
+    "MCPServerStartError",
     "ModelError",
     "ModelMismatchWarning",
     "ModelNotFoundError",
@@ -35,7 +39,9 @@ __all__ = [
     "ServerError",
     "StreamError",
     "StructuredOutputError",
+    "ToolListingError",
     "UnprocessableEntityError",
+    "WrongModelTypeError",
 ]
 
 _BODY_EXCERPT = 500
@@ -197,7 +203,9 @@ class NotFoundError(APIStatusError):
 class ConflictError(APIStatusError):
     """409: the request conflicts with the server's state (retried automatically)."""
 
-    default_hint = "The server was busy with a conflicting operation; retry later or raise max_retries."
+    default_hint = (
+        "The server was busy with a conflicting operation; retry later or raise max_retries."
+    )
 
 
 class UnprocessableEntityError(APIStatusError):
@@ -255,6 +263,13 @@ class ModelNotFoundError(ModelError):
         super().__init__(
             message, hint=hint, url=url, model=model, status_code=status_code, body=body
         )
+
+
+class WrongModelTypeError(ModelError):
+    """The model cannot serve this kind of request: an embedding model asked to chat, or a chat
+    model asked for embeddings."""
+
+    default_hint = "Use a chat model (llm/vlm) for chat and an embedding model for embed()."
 
 
 class ModelNotLoadedError(ModelError):
@@ -356,6 +371,16 @@ class LmsError(LMBridgeError):
         super().__init__(message, hint=hint, model=model, body=stderr)
 
 
+class LmsArgumentError(LmsError, ValueError):
+    """A name or option was refused before anything ran.
+
+    A model name starting with ``-`` would be read by ``lms`` as an option, control characters
+    could forge output; bad ``ttl``, ``context_length`` or ``gpu`` values are refused too.
+    """
+
+    default_hint = "Pass the exact model key or identifier as `lms ls` / `lms ps` list it."
+
+
 class LmsNotFoundError(LmsError):
     """The ``lms`` CLI could not be found."""
 
@@ -404,6 +429,44 @@ class InsufficientMemoryError(LmsError):
         super().__init__(
             message, command=command, exit_code=exit_code, stderr=stderr, hint=hint, model=model
         )
+
+
+# --- MCP -----------------------------------------------------------------------------------------
+
+
+class MCPError(LMBridgeError):
+    """Base class of errors about MCP servers the program set up (not tool failures, which go
+    back to the model)."""
+
+
+class MCPConfigError(MCPError):
+    """An ``mcp.json`` file (or dict) is malformed or names servers it does not define."""
+
+
+class MCPServerStartError(MCPError):
+    """One or more MCP servers could not be started or initialised.
+
+    Attributes:
+        servers: the names of the servers that failed.
+    """
+
+    def __init__(
+        self, message: str, *, servers: Sequence[str] = (), hint: str | None = None
+    ) -> None:
+        self.servers = list(servers)
+        super().__init__(message, hint=hint)
+
+
+class ToolListingError(MCPError):
+    """Listing the tools of a source failed (e.g. its MCP server died).
+
+    Attributes:
+        source: the label of the source.
+    """
+
+    def __init__(self, message: str, *, source: str, hint: str | None = None) -> None:
+        self.source = source
+        super().__init__(message, hint=hint)
 
 
 # --- warnings ------------------------------------------------------------------------------

@@ -185,6 +185,11 @@ class AgentLoop:
                 raise
             await self._emit(RoundRetried(self._rounds, f"model unavailable: {exc.message}"))
             await self._bridge.models.heal(self._model, exc, kind="llm")
+        except errors.StreamError as exc:
+            # LM Studio cuts a generation when it evicts the model (an in-stream error, no
+            # status). Nothing of the round was used yet: check the model again and rerun it once.
+            await self._emit(RoundRetried(self._rounds, f"the stream broke: {exc.message}"))
+            self._bridge.models.invalidate()
         return await self._stream_round(registry)
 
     async def _stream_round(self, registry: ToolRegistry) -> ChatResult[Any]:
@@ -206,6 +211,7 @@ class AgentLoop:
     ) -> list[ToolOutcome]:
         """Run the calls concurrently (bounded), answer them in call order."""
         outcomes: list[ToolOutcome | None] = [None] * len(calls)
+        records: list[ToolCallRecord | None] = [None] * len(calls)
         limiter = anyio.CapacityLimiter(self._options.max_parallel_tools)
         round_number = self._rounds
 
@@ -236,7 +242,7 @@ class AgentLoop:
                 duration=duration,
                 started_at=started,
             )
-            self._records.append(record)
+            records[index] = record
             await self._emit(ToolResultReady(round_number, record))
 
         try:
@@ -244,6 +250,8 @@ class AgentLoop:
                 for index, call in enumerate(calls):
                     group.start_soon(run_one, index, call)
         finally:
+            # Records in call order (not completion order), like the tool messages.
+            self._records.extend(record for record in records if record is not None)
             # Keep the transcript valid even when a limit or a cancellation cut the tools short:
             # every call in the assistant message gets an answer.
             self._messages.append(assistant)

@@ -92,9 +92,12 @@ class AgentRun:
         if not self._done.is_set():
             self._group.cancel_scope.cancel()
         try:
-            return await self._group.__aexit__(exc_type, exc, tb)
+            # The block's own exception is not handed to the task group, which would wrap it in
+            # an ExceptionGroup: it propagates unchanged once the run has stopped.
+            await self._group.__aexit__(None, None, None)
         finally:
             self._receive.close()
+        return None
 
     async def _run(self) -> None:
         async with self._send:

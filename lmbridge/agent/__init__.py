@@ -1,0 +1,1 @@
+"""Agent loop over MCP sessions and Python functions."""

@@ -1,0 +1,372 @@
+"""The ``lms`` command-line tool, driven as an async subprocess.
+
+:class:`LmsCli` runs one ``lms`` command per call and returns typed results. It does not decide
+anything: resolving exact keys, checking what is already loaded and verifying a load are the job of
+the model manager above it. It only guarantees that each command runs safely (argument lists, stdin
+closed, a time budget, no process left behind) and that every failure becomes a typed error.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import re
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal, TypeVar
+
+import anyio
+import anyio.to_thread
+from pydantic import TypeAdapter, ValidationError
+
+from lmbridge.errors import LmsArgumentError, LmsError, LmsNotFoundError
+from lmbridge.lifecycle.lms_failures import (
+    check_cli_name,
+    error_for_failed_run,
+    not_loaded_error,
+)
+from lmbridge.lifecycle.lms_locate import LmsSearch, find_lms
+from lmbridge.lifecycle.lms_output import (
+    ProgressParser,
+    find_json,
+    parse_load_outcome,
+    strip_ansi,
+)
+from lmbridge.lifecycle.lms_process import LmsRun, command_text, run_lms
+from lmbridge.lifecycle.lms_types import (
+    LmsInstance,
+    LmsLoadOutcome,
+    LmsModel,
+    LmsServerStatus,
+    instance_list_adapter,
+    model_list_adapter,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+__all__ = ["LmsCli"]
+
+_T = TypeVar("_T")
+_GPU_WORDS = frozenset({"off", "max"})
+_NOTHING_LOADED = re.compile(r"no models? (?:are |is )?(?:currently )?loaded", re.I)
+_STATUS_TEXT_PORT = re.compile(r"running on port\s+(\d+)", re.I)
+_STATUS_TEXT_STOPPED = re.compile(r"\bnot running\b|\bis off\b|\bstopped\b", re.I)
+_server_status_adapter: TypeAdapter[LmsServerStatus] = TypeAdapter(LmsServerStatus)
+
+
+class LmsCli:
+    """Runs the ``lms`` CLI as an async subprocess.
+
+    Every command runs from an argument list with stdin closed and a time budget; on timeout or
+    cancellation the process is terminated (then killed) and reaped before the call returns.
+
+    Model keys and identifiers that start with ``-`` or contain control characters are refused with
+    :class:`~lmbridge.errors.LmsError` before anything runs.
+
+    Args:
+        path: the ``lms`` executable (a path, or a command name looked up on ``PATH``). When given,
+            no other location is tried.
+        command_timeout: seconds allowed for each command except ``load`` (``lms`` may first wake
+            LM Studio up, which can take up to a minute).
+        recheck_missing_after: when ``lms`` was not found, seconds before looking again.
+        env: the environment for locating (``LMS_PATH``, ``PATH``) and running ``lms``. It replaces
+            this process's environment, as ``subprocess`` does; ``None`` uses ``os.environ``.
+        home_dir: the home directory holding ``.lmstudio-home-pointer``, ``.lmstudio`` and
+            ``.cache/lm-studio``; defaults to the user's home.
+    """
+
+    def __init__(
+        self,
+        *,
+        path: str | os.PathLike[str] | None = None,
+        command_timeout: float = 60.0,
+        recheck_missing_after: float = 30.0,
+        env: Mapping[str, str] | None = None,
+        home_dir: Path | None = None,
+    ) -> None:
+        self._explicit_path = path
+        self._command_timeout = command_timeout
+        self._recheck_missing_after = recheck_missing_after
+        self._env = None if env is None else dict(env)
+        self._home_dir = home_dir
+        self._found: str | None = None
+        self._missing_at: float | None = None
+        self._last_search: LmsSearch | None = None
+
+    def __repr__(self) -> str:
+        return f"LmsCli(path={self._found or self._explicit_path!r})"
+
+    # --- locating ---------------------------------------------------------------------------
+
+    async def locate(self) -> str | None:
+        """Find the ``lms`` executable.
+
+        A found path is remembered. A miss is remembered for ``recheck_missing_after`` seconds,
+        then the search runs again (LM Studio may have been installed meanwhile).
+
+        Returns:
+            The executable's absolute path, or ``None``.
+        """
+        if self._found is not None:
+            return self._found
+        now = anyio.current_time()
+        if self._missing_at is not None and now - self._missing_at < self._recheck_missing_after:
+            return None
+        search = await anyio.to_thread.run_sync(
+            partial(
+                find_lms,
+                explicit=self._explicit_path,
+                env=os.environ if self._env is None else self._env,
+                home_dir=Path.home() if self._home_dir is None else self._home_dir,
+            )
+        )
+        self._last_search = search
+        self._found = search.found
+        self._missing_at = None if search.found else anyio.current_time()
+        return search.found
+
+    async def require(self) -> str:
+        """The ``lms`` executable's path.
+
+        Raises:
+            LmsNotFoundError: ``lms`` is not installed where it was looked for.
+        """
+        found = await self.locate()
+        if found is not None:
+            return found
+        searched = self._last_search.searched if self._last_search else ()
+        hint = None
+        if self._explicit_path is not None:
+            hint = (
+                f"The lms_path given ({os.fspath(self._explicit_path)}) is not an executable file."
+            )
+        raise LmsNotFoundError(
+            "The `lms` CLI was not found"
+            + (f" (looked in: {', '.join(searched)})" if searched else ""),
+            hint=hint,
+        )
+
+    # --- commands ---------------------------------------------------------------------------
+
+    async def ps(self) -> list[LmsInstance]:
+        """The loaded model instances (``lms ps --json``): LLMs first, then embedding models.
+
+        Raises:
+            LmsError: (or a subclass) the command failed or printed no JSON list.
+        """
+        run = await self._checked(["ps", "--json"])
+        if find_json(run.stdout, "array") is None and _NOTHING_LOADED.search(
+            strip_ansi(run.stdout)
+        ):
+            return []  # some builds print a sentence instead of `[]`
+        return _parse(run, "array", instance_list_adapter)
+
+    async def ls(self) -> list[LmsModel]:
+        """The downloaded models (``lms ls --json``).
+
+        Raises:
+            LmsError: (or a subclass) the command failed or printed no JSON list.
+        """
+        run = await self._checked(["ls", "--json"])
+        return _parse(run, "array", model_list_adapter)
+
+    async def load(
+        self,
+        key: str,
+        *,
+        ttl: int | None = None,
+        context_length: int | None = None,
+        gpu: str | float | None = None,
+        identifier: str | None = None,
+        on_progress: Callable[[float], object] | None = None,
+        timeout: float = 600.0,
+    ) -> LmsLoadOutcome:
+        """Load a NEW instance of ``key`` (``lms load <key> -y ...``).
+
+        ``lms`` matches keys fuzzily and always creates another instance (``key:2``) when one is
+        already loaded: pass an exact key from :meth:`ls`, and check :meth:`ps` first.
+
+        Args:
+            key: the exact model key.
+            ttl: idle seconds before LM Studio unloads it (``--ttl``); ``None``: never.
+            context_length: context length to load with (``-c``).
+            gpu: GPU offload: ``"off"``, ``"max"`` or a fraction ``0..1`` (``--gpu``).
+            identifier: the identifier to give the instance (``--identifier``).
+            on_progress: called with load progress in ``0..1`` as the spinner reports it, strictly
+                increasing, ending with ``1.0`` on success. May return an awaitable, which is
+                awaited. If it raises, the load is stopped and the exception propagates.
+            timeout: seconds before the load is abandoned and the process terminated.
+
+        Returns:
+            What ``lms`` reported: the identifier, the load time and the size (each may be
+            ``None``).
+
+        Raises:
+            LmsError: a bad argument (refused before running), or the load failed.
+            ModelNotFoundError: ``lms`` knows no model by that key.
+            InsufficientMemoryError: the model does not fit in free memory.
+            LmsUnreachableError: LM Studio could not be started or reached.
+            LmsTimeoutError: the load took longer than ``timeout``.
+        """
+        args = ["load", check_cli_name(key, "model key"), "-y"]
+        if ttl is not None:
+            args += ["--ttl", str(_positive_int(ttl, "ttl", key))]
+        if context_length is not None:
+            args += ["-c", str(_positive_int(context_length, "context_length", key))]
+        if gpu is not None:
+            args += ["--gpu", _gpu_argument(gpu, key)]
+        if identifier is not None:
+            args += ["--identifier", check_cli_name(identifier, "identifier")]
+
+        progress = ProgressParser()
+
+        async def report(fraction: float) -> None:
+            if on_progress is not None:
+                result = on_progress(fraction)
+                if inspect.isawaitable(result):
+                    await result
+
+        async def on_stdout(text: str) -> None:
+            for fraction in progress.feed(text):
+                await report(fraction)
+
+        run = await self._checked(args, time_limit=timeout, on_stdout=on_stdout, model=key)
+        if progress.last < 1.0:
+            await report(1.0)
+        return parse_load_outcome(run.stderr, run.stdout)
+
+    async def unload(self, identifier: str | None = None, *, all_instances: bool = False) -> None:
+        """Unload one instance (``lms unload <identifier>``) or all (``lms unload --all``).
+
+        Unloading nothing is not an error when ``all_instances`` is set. This does not verify the
+        result against ``ps``.
+
+        Args:
+            identifier: the instance's identifier, e.g. ``"qwen/qwen3-4b:2"``.
+            all_instances: unload every loaded instance instead.
+
+        Raises:
+            LmsError: neither or both of ``identifier`` and ``all_instances`` were given, the
+                identifier was refused, or the command failed.
+            ModelNotLoadedError: ``lms`` said no instance has that identifier.
+        """
+        if (identifier is None) == (not all_instances):
+            raise LmsArgumentError(
+                "unload() needs exactly one of an identifier or all_instances=True",
+                model=identifier,
+            )
+        if identifier is None:
+            await self._checked(["unload", "--all"])
+            return
+        run = await self._checked(
+            ["unload", check_cli_name(identifier, "identifier")], model=identifier
+        )
+        error = not_loaded_error(run, identifier)
+        if error is not None:
+            raise error
+
+    async def server_status(self) -> LmsServerStatus:
+        """Whether LM Studio's HTTP server runs, and on which port (``lms server status --json``).
+
+        Raises:
+            LmsError: (or a subclass) the command failed or its output made no sense.
+        """
+        run = await self._checked(["server", "status", "--json"])
+        if find_json(run.stdout, "object") is not None:
+            return _parse(run, "object", _server_status_adapter)
+        # Old builds without --json support: read the sentence.
+        text = strip_ansi(f"{run.stdout}\n{run.stderr}")
+        port = _STATUS_TEXT_PORT.search(text)
+        if port:
+            return LmsServerStatus(running=True, port=int(port.group(1)))
+        if _STATUS_TEXT_STOPPED.search(text):
+            return LmsServerStatus(running=False)
+        raise _unparseable(run, "JSON object")
+
+    # --- plumbing ---------------------------------------------------------------------------
+
+    async def _checked(
+        self,
+        args: list[str],
+        *,
+        time_limit: float | None = None,
+        on_stdout: Callable[[str], object] | None = None,
+        model: str | None = None,
+    ) -> LmsRun:
+        """Run ``lms <args>``; raise the typed error if it exits non-zero."""
+        executable = await self.require()
+        try:
+            run = await run_lms(
+                [executable, *args],
+                time_limit=self._command_timeout if time_limit is None else time_limit,
+                env=self._env,
+                on_stdout=on_stdout,
+                model=model,
+            )
+        except LmsNotFoundError:
+            self._forget()
+            raise
+        if run.exit_code != 0:
+            raise error_for_failed_run(run, model=model)
+        return run
+
+    def _forget(self) -> None:
+        """The executable vanished: search again next time."""
+        self._found = None
+        self._missing_at = None
+
+
+def _parse(run: LmsRun, kind: Literal["array", "object"], adapter: TypeAdapter[_T]) -> _T:
+    text = find_json(run.stdout, kind)
+    if text is None:
+        raise _unparseable(run, "JSON array" if kind == "array" else "JSON object")
+    try:
+        return adapter.validate_json(text.encode())
+    except ValidationError as exc:
+        raise LmsError(
+            f"`{command_text(run.command)}` printed JSON of an unexpected shape: "
+            f"{exc.error_count()} problem(s), first: {exc.errors()[0]['msg']}",
+            command=run.command,
+            exit_code=run.exit_code,
+            stderr=text,
+            hint="This lms version may be newer or older than lmbridge expects; please report it.",
+        ) from exc
+
+
+def _unparseable(run: LmsRun, expected: str) -> LmsError:
+    shown = strip_ansi(run.stdout).strip()
+    return LmsError(
+        f"`{command_text(run.command)}` printed no {expected}"
+        + (f": {shown[:200]!r}" if shown else " on stdout"),
+        command=run.command,
+        exit_code=run.exit_code,
+        stderr=run.stderr,
+        hint="This lms version may be too old for --json output; update LM Studio.",
+    )
+
+
+def _positive_int(value: int, name: str, key: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise LmsArgumentError(f"{name} must be a positive integer, not {value!r}", model=key)
+    return value
+
+
+def _gpu_argument(gpu: str | float, key: str) -> str:
+    if isinstance(gpu, str):
+        word = gpu.strip().lower()
+        if word in _GPU_WORDS:
+            return word
+        try:
+            fraction = float(word)
+        except ValueError:
+            fraction = -1.0
+    elif isinstance(gpu, bool):
+        fraction = -1.0
+    else:
+        fraction = float(gpu)
+    if not 0.0 <= fraction <= 1.0:
+        raise LmsArgumentError(
+            f"gpu must be 'off', 'max' or a fraction between 0 and 1, not {gpu!r}", model=key
+        )
+    return f"{fraction:g}"

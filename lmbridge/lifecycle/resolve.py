@@ -1,0 +1,157 @@
+"""Turning the name a user typed into exactly one downloaded model, or a helpful error.
+
+``lms load`` resolves names fuzzily and, with ``-y``, silently loads whichever candidate it ranks
+first. So lmbridge resolves names itself, strictly, and only ever hands ``lms`` an exact key.
+
+In order, a name matches:
+
+1. a model key exactly (then ignoring case);
+2. a loaded instance's identifier (``"qwen/qwen3-4b:2"``), which also names the instance;
+3. a key once an instance suffix ``:N`` is removed (the instance need not be loaded);
+4. a key once a variant suffix ``@q4_k_m`` is removed (the model's own variant is what loads);
+5. the part after the publisher (``"qwen3-4b"`` for ``"qwen/qwen3-4b"``), ignoring case;
+6. a part of exactly one key, ignoring case (``"gemma"``).
+
+Steps 5 and 6 stop at the first step that matches anything: one match resolves, several raise
+:class:`~lmbridge.errors.ModelNotFoundError` saying the name is ambiguous and listing them.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from lmbridge.errors import ModelNotFoundError
+from lmbridge.lifecycle.listing import base_key
+from lmbridge.lifecycle.types import ModelInfo
+
+__all__ = ["Resolved", "find", "not_found_error", "resolve", "suggest"]
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """A name resolved to a model.
+
+    Attributes:
+        model: the model.
+        identifier: the instance identifier the name asked for (``"key:2"``), or ``None`` when the
+            name did not name an instance.
+    """
+
+    model: ModelInfo
+    identifier: str | None = None
+
+
+def _after_publisher(key: str) -> str:
+    return key.rsplit("/", 1)[-1].lower()
+
+
+def suggest(name: str, keys: Sequence[str], *, limit: int = 3) -> list[str]:
+    """The keys closest to ``name``, best first, comparing whole keys and the part after the publisher."""
+    candidates: dict[str, list[str]] = {}
+    for key in keys:
+        for candidate in (key.lower(), _after_publisher(key)):
+            candidates.setdefault(candidate, []).append(key)
+    found: list[str] = []
+    for match in difflib.get_close_matches(name.lower(), candidates, n=limit * 2):
+        found += [key for key in candidates[match] if key not in found]
+    return found[:limit]
+
+
+def not_found_error(
+    name: str,
+    keys: Sequence[str],
+    *,
+    url: str | None = None,
+    message: str | None = None,
+) -> ModelNotFoundError:
+    """A :class:`ModelNotFoundError` for ``name`` with the closest keys as suggestions."""
+    return ModelNotFoundError(
+        message or f"No downloaded model is named {name!r}.",
+        suggestions=suggest(name, keys),
+        available=keys,
+        model=name,
+        url=url,
+    )
+
+
+def _by_key(name: str, models: Sequence[ModelInfo]) -> ModelInfo | None:
+    for model in models:
+        if model.key == name:
+            return model
+    lowered = name.lower()
+    for model in models:
+        if model.key.lower() == lowered:
+            return model
+    return None
+
+
+def _partial(name: str, models: Sequence[ModelInfo], url: str | None) -> ModelInfo | None:
+    lowered = name.lower()
+    keys = [model.key for model in models]
+    steps = (
+        [model for model in models if _after_publisher(model.key) == lowered],
+        [model for model in models if lowered in model.key.lower()],
+    )
+    for matches in steps:
+        if len(matches) == 1:
+            return matches[0]
+        if matches:
+            candidates = [model.key for model in matches]
+            raise ModelNotFoundError(
+                f"The name {name!r} is ambiguous: it matches {len(candidates)} downloaded models "
+                f"({', '.join(candidates)}).",
+                suggestions=candidates,
+                available=keys,
+                model=name,
+                url=url,
+                hint="Use the full key, e.g. " + repr(candidates[0]) + ".",
+            )
+    return None
+
+
+def find(name: str, models: Sequence[ModelInfo], *, url: str | None = None) -> Resolved | None:
+    """Find the one model ``name`` means (see the module's docs for the rules), or ``None``.
+
+    Args:
+        name: what the user typed.
+        models: the downloaded models.
+        url: where the list came from, for the error.
+
+    Raises:
+        ModelNotFoundError: the partial name matches several models ("ambiguous"; ``suggestions``
+            lists them).
+    """
+    wanted = name.strip()
+    found = _by_key(wanted, models)
+    if found is not None:
+        return Resolved(found)
+    for model in models:
+        for instance in model.instances:
+            if instance.identifier == wanted:
+                return Resolved(model, identifier=instance.identifier)
+    stripped = base_key(wanted)
+    if stripped != wanted:
+        found = _by_key(stripped, models)
+        if found is not None:
+            return Resolved(found, identifier=wanted)
+    if "@" in wanted:
+        found = _by_key(wanted.rsplit("@", 1)[0], models)
+        if found is not None:
+            return Resolved(found)
+    found = _partial(wanted, models, url) if wanted else None
+    return None if found is None else Resolved(found)
+
+
+def resolve(name: str, models: Sequence[ModelInfo], *, url: str | None = None) -> Resolved:
+    """Like :func:`find`, but a name that matches nothing raises.
+
+    Raises:
+        ModelNotFoundError: no model matches (``suggestions`` holds the closest keys), or several
+            do ("ambiguous").
+    """
+    found = find(name, models, url=url)
+    if found is None:
+        raise not_found_error(name.strip(), [model.key for model in models], url=url)
+    return found

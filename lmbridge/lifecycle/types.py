@@ -1,0 +1,134 @@
+"""The public views of models and loaded instances, the same whichever source listed them."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+__all__ = [
+    "Capabilities",
+    "InstanceStatus",
+    "ListingSource",
+    "LoadedInstance",
+    "ModelInfo",
+    "ModelState",
+    "ModelType",
+    "Quantization",
+]
+
+ModelType = Literal["llm", "vlm", "embedding"]
+"""``"llm"`` (text), ``"vlm"`` (text and images) or ``"embedding"``."""
+
+InstanceStatus = Literal["idle", "processingPrompt", "generating", "computingEmbedding"]
+"""What a loaded instance is doing. Every status means *loaded*; ``idle`` means loaded and free."""
+
+ModelState = Literal["loaded", "not-loaded", "unknown"]
+"""Whether a downloaded model has a loaded instance; ``"unknown"`` when the source cannot tell."""
+
+ListingSource = Literal["/api/v1/models", "/api/v0/models", "lms", "/v1/models"]
+"""Where :meth:`~lmbridge.lifecycle.models.ModelManager.list` gets its answer, best first."""
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Quantization(_Frozen):
+    """A model file's quantization.
+
+    Attributes:
+        name: e.g. ``"Q4_K_M"`` or ``"4bit"``.
+        bits: bits per weight, when the source says.
+    """
+
+    name: str | None = None
+    bits: float | None = None
+
+
+class Capabilities(_Frozen):
+    """What a model can do, as far as the listing says (``None``: the source does not say).
+
+    Attributes:
+        tool_use: trained for tool calls.
+        vision: accepts images.
+        reasoning: produces separate reasoning.
+    """
+
+    tool_use: bool | None = None
+    vision: bool | None = None
+    reasoning: bool | None = None
+
+
+class LoadedInstance(_Frozen):
+    """One loaded instance of a model.
+
+    LM Studio can hold several instances of one model: the first answers to the model key, later
+    ones to ``<key>:2``, ``<key>:3``, ...
+
+    Attributes:
+        identifier: the name requests use, e.g. ``"qwen/qwen3-4b"`` or ``"qwen/qwen3-4b:2"``.
+        model_key: the downloaded model's key, e.g. ``"qwen/qwen3-4b"``.
+        type: the model's type, ``None`` when the source does not say.
+        status: ``"idle"``, ``"processingPrompt"``, ``"generating"`` or ``"computingEmbedding"``.
+            ``None`` means *loaded, status unknown*: only ``lms ps`` reports statuses, the REST
+            listings do not. Whatever the status, the instance is loaded and takes requests.
+        queued: requests queued including the running one, when ``lms`` says.
+        context_length: the context length it was loaded with, when known.
+        ttl: seconds of idleness after which LM Studio unloads it; ``None`` when it never expires
+            or the source does not say.
+    """
+
+    identifier: str
+    model_key: str
+    type: ModelType | None = None
+    status: InstanceStatus | None = None
+    queued: int | None = None
+    context_length: int | None = None
+    ttl: float | None = None
+
+    @property
+    def busy(self) -> bool:
+        """Whether it is working on a request. A busy instance is still loaded and available."""
+        return (self.status is not None and self.status != "idle") or bool(self.queued)
+
+
+class ModelInfo(_Frozen):
+    """A downloaded model and its loaded instances.
+
+    Attributes:
+        key: the key to load it by, e.g. ``"qwen/qwen3-4b"``.
+        display_name: the human name, when the source says.
+        type: ``"llm"``, ``"vlm"`` or ``"embedding"``; ``None`` when the source does not say
+            (``/v1/models`` lists ids only).
+        publisher: who published it.
+        architecture: e.g. ``"qwen3"``.
+        quantization: the quantization, when known.
+        size_bytes: the file size, when known.
+        params_string: the parameter count as text, e.g. ``"4B"``.
+        format: ``"gguf"``, ``"mlx"``, ...
+        max_context_length: the longest context the model supports.
+        capabilities: tool use, vision and reasoning, as far as the source says.
+        state: ``"loaded"`` when it has an instance, ``"not-loaded"`` when not, ``"unknown"`` when
+            the source cannot tell (``/v1/models``).
+        instances: its loaded instances (empty when not loaded or unknown).
+    """
+
+    key: str
+    display_name: str | None = None
+    type: ModelType | None = None
+    publisher: str | None = None
+    architecture: str | None = None
+    quantization: Quantization | None = None
+    size_bytes: int | None = None
+    params_string: str | None = None
+    format: str | None = None
+    max_context_length: int | None = None
+    capabilities: Capabilities = Capabilities()
+    state: ModelState = "unknown"
+    instances: list[LoadedInstance] = []
+
+    @property
+    def loaded(self) -> bool:
+        """Whether at least one instance is known to be loaded."""
+        return bool(self.instances)

@@ -1,0 +1,64 @@
+"""``python -m lmbridge.testing serve``: run the simulated LM Studio on a port, for curl or any client."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from lmbridge.testing.server import bind_socket, format_url, load_uvicorn
+from lmbridge.testing.simulator import SimulatedLMStudio
+
+__all__ = ["main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m lmbridge.testing",
+        description="A simulated LM Studio server for testing (no models, no GPU).",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="serve over HTTP until Ctrl-C")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=1234, help="port (default 1234; 0 = any free)")
+    serve.add_argument(
+        "--load", action="append", default=[], metavar="KEY", help="model key to preload (repeat)"
+    )
+    serve.add_argument("--no-jit", action="store_true", help="disable JIT loading")
+    serve.add_argument("--load-delay", type=float, default=0.0, help="seconds each load takes")
+    serve.add_argument("--auth-token", default=None, help="require this bearer token")
+    serve.add_argument(
+        "--one-model-answers-all",
+        action="store_true",
+        help="with one model loaded, answer any model name with it",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the exit status."""
+    args = _parser().parse_args(argv)
+    sim = SimulatedLMStudio(
+        loaded=args.load,
+        jit=not args.no_jit,
+        load_delay=args.load_delay,
+        auth_token=args.auth_token,
+        one_model_answers_all=args.one_model_answers_all,
+    )
+    uvicorn = load_uvicorn()
+    sock = bind_socket(args.host, args.port)
+    port = sock.getsockname()[1]
+    core = sim._core  # the CLI owns this simulator: let /__sim__/state report the real port
+    core.port = port
+    print(
+        f"Simulated LM Studio on {format_url(args.host, port)} "
+        f"(models: {', '.join(sim.models)}; Ctrl-C to stop)",
+        file=sys.stderr,
+    )
+    config = uvicorn.Config(sim.asgi_app(), lifespan="off", http="h11", ws="none")
+    uvicorn.Server(config).run(sockets=[sock])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

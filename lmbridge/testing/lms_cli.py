@@ -1,0 +1,453 @@
+"""A simulated ``lms`` executable over the simulated LM Studio's state.
+
+Run it as ``python -m lmbridge.testing.lms_cli ...`` or through the wrapper script that
+:func:`lmbridge.testing.simulated_lms.install_simulated_lms` writes. It reads the simulator's URL
+from ``LMBRIDGE_SIM_URL`` and talks to its control endpoints (``/__sim__/...``) over HTTP.
+
+It reproduces the real CLI's awkward parts, which is the point: ``load`` always creates a new
+instance, matches keys fuzzily (with ``-y`` the first fuzzy candidate wins silently; without it an
+interactive picker waits on stdin and fails on end-of-file), draws a spinner with ANSI codes and
+``\\r`` on stdout, reports success in prose on stderr, and ``unload`` of an unknown identifier
+exits 0.
+
+Quirk switches come from ``GET /__sim__/cli-config`` (set by tests):
+
+- ``hang``: block forever (until killed) after recording the call;
+- ``unreachable``: fail like an LM Studio that cannot be started;
+- ``omit_status``: ``ps --json`` without ``status``/``queued`` (lms before 0.3.27);
+- ``log_prefix``: log text (``true`` or the text itself) printed on stdout before JSON;
+- ``load_seconds`` / ``progress_steps``: the spinner's duration and number of steps;
+- ``oom_gb``: loads fail with "requires approximately <oom_gb> GB".
+
+``hang`` and ``unreachable`` are ``true`` for every command, or a command name / list of names
+(``"load"``, ``["ps", "ls"]``) to affect only those.
+
+Only the standard library is imported, so that each call starts quickly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any, NoReturn, TextIO
+from urllib.parse import urlsplit
+
+__all__ = ["ENV_URL", "main"]
+
+ENV_URL = "LMBRIDGE_SIM_URL"
+VERSION = "0.3.43"
+UNREACHABLE = "Failed to start or connect to local LM Studio API server."
+WAKING = "Waking up LM Studio service..."
+DEFAULT_LOG_PREFIX = "\x1b[90m[LMStudioClient]\x1b[0m Connecting to LM Studio...\n"
+SPINNER_FRAMES = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
+
+Json = dict[str, Any]
+
+
+class _Exit(Exception):
+    """Ends the program with an exit status (after its message was printed)."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+def _say(stream: TextIO, text: str) -> None:
+    stream.write(text)
+    stream.flush()
+
+
+def _fail(message: str, code: int = 1) -> NoReturn:
+    _say(sys.stderr, f"Error: {message}\n")
+    raise _Exit(code)
+
+
+def _pause(seconds: float) -> None:
+    # This program is synchronous and single-threaded: blocking is what it should do here.
+    threading.Event().wait(seconds)
+
+
+def _hang_forever() -> NoReturn:
+    while True:
+        _pause(3600)
+
+
+def _applies(switch: object, command: str) -> bool:
+    if isinstance(switch, str):
+        return switch == command
+    if isinstance(switch, list):
+        return command in switch
+    return bool(switch)
+
+
+class _Response:
+    """The status and decoded JSON body of one control request."""
+
+    def __init__(self, status: int, body: bytes) -> None:
+        self.status_code = status
+        self.text = body.decode("utf-8", errors="replace")
+
+    def json(self) -> Any:
+        return json.loads(self.text)
+
+
+class _Simulator:
+    """The control endpoints of the simulated LM Studio.
+
+    Plain ``http.client``: importing and setting up httpx would double this program's start-up time,
+    and it runs once per simulated ``lms`` call.
+    """
+
+    def __init__(self, url: str) -> None:
+        parts = urlsplit(url)
+        if parts.scheme != "http" or not parts.hostname:
+            _fail(f"{ENV_URL} must be an http:// URL, not {url!r}")
+        self._host = parts.hostname
+        self._port = parts.port or 80
+        self._prefix = parts.path.rstrip("/")
+
+    def _call(self, method: str, path: str, body: Json | None = None) -> _Response:
+        connection = http.client.HTTPConnection(self._host, self._port, timeout=60)
+        try:
+            payload = None if body is None else json.dumps(body).encode()
+            headers = {} if payload is None else {"Content-Type": "application/json"}
+            connection.request(method, self._prefix + path, body=payload, headers=headers)
+            response = connection.getresponse()
+            return _Response(response.status, response.read())
+        except (OSError, http.client.HTTPException):
+            _say(sys.stderr, f"{WAKING}\n")
+            _fail(UNREACHABLE)
+        finally:
+            connection.close()
+
+    def _ok(self, response: _Response) -> Any:
+        if response.status_code != 200:
+            _fail(f"LM Studio answered {response.status_code}: {_error_text(response)}")
+        return response.json()
+
+    def record(self, argv: Sequence[str]) -> None:
+        self._call("POST", "/__sim__/cli-calls", {"argv": list(argv)})
+
+    def config(self) -> Json:
+        response = self._call("GET", "/__sim__/cli-config")
+        data = response.json() if response.status_code == 200 else {}
+        return data if isinstance(data, dict) else {}
+
+    def state(self) -> Json:
+        data: Json = self._ok(self._call("GET", "/__sim__/state"))
+        return data
+
+    def load(self, body: Json) -> _Response:
+        return self._call("POST", "/__sim__/load", body)
+
+    def unload(self, body: Json) -> list[str]:
+        data = self._ok(self._call("POST", "/__sim__/unload", body))
+        return [str(item) for item in data.get("unloaded", [])]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lms", description="LM Studio CLI (simulated)")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    ps = commands.add_parser("ps", help="list loaded models")
+    ps.add_argument("--json", action="store_true")
+
+    ls = commands.add_parser("ls", help="list downloaded models")
+    ls.add_argument("--json", action="store_true")
+    kind = ls.add_mutually_exclusive_group()
+    kind.add_argument("--llm", action="store_true")
+    kind.add_argument("--embedding", action="store_true")
+
+    load = commands.add_parser("load", help="load a model")
+    load.add_argument("key", nargs="?")
+    load.add_argument("-y", "--yes", action="store_true")
+    load.add_argument("--ttl", type=int)
+    load.add_argument("--identifier")
+    load.add_argument("-c", "--context-length", type=int, dest="context_length")
+    load.add_argument("--gpu")
+    load.add_argument("--parallel", type=int)
+    load.add_argument("--exact", action="store_true")
+    load.add_argument("--estimate-only", action="store_true", dest="estimate_only")
+
+    unload = commands.add_parser("unload", help="unload a model")
+    unload.add_argument("identifier", nargs="?")
+    unload.add_argument("-a", "--all", action="store_true", dest="all")
+
+    server = commands.add_parser("server", help="server commands")
+    server_commands = server.add_subparsers(dest="server_command", required=True)
+    status = server_commands.add_parser("status")
+    status.add_argument("--json", action="store_true")
+
+    commands.add_parser("version", help="print the version")
+    return parser
+
+
+class _Cli:
+    def __init__(self, sim: _Simulator, config: Json) -> None:
+        self.sim = sim
+        self.config = config
+
+    def _log_prefix(self) -> None:
+        prefix = self.config.get("log_prefix")
+        if prefix:
+            _say(sys.stdout, prefix if isinstance(prefix, str) else DEFAULT_LOG_PREFIX)
+
+    # --- listing ------------------------------------------------------------------------------
+
+    def ps(self, args: argparse.Namespace) -> int:
+        loaded: list[Json] = list(self.sim.state().get("loaded", []))
+        if self.config.get("omit_status"):
+            loaded = [
+                {k: v for k, v in row.items() if k not in {"status", "queued"}} for row in loaded
+            ]
+        if args.json:
+            self._log_prefix()
+            _say(sys.stdout, json.dumps(loaded) + "\n")
+        elif not loaded:
+            _say(sys.stdout, "No models are currently loaded.\n")
+        else:
+            lines = ["IDENTIFIER  MODEL  STATUS  CONTEXT  TTL"]
+            for row in loaded:
+                ttl = row.get("ttlMs")
+                lines.append(
+                    f"{row.get('identifier')}  {row.get('modelKey')}  "
+                    f"{str(row.get('status', '')).upper()}  {row.get('contextLength')}  "
+                    f"{'' if ttl is None else f'{ttl // 1000}s'}"
+                )
+            _say(sys.stdout, "\n".join(lines) + "\n")
+        return 0
+
+    def ls(self, args: argparse.Namespace) -> int:
+        models: list[Json] = list(self.sim.state().get("downloaded", []))
+        if args.llm:
+            models = [m for m in models if m.get("type") == "llm"]
+        if args.embedding:
+            models = [m for m in models if m.get("type") == "embedding"]
+        if args.json:
+            self._log_prefix()
+            _say(sys.stdout, json.dumps(models) + "\n")
+        else:
+            lines = [f"You have {len(models)} models.", ""]
+            lines += [f"{m.get('modelKey')}  {m.get('paramsString', '')}" for m in models]
+            _say(sys.stdout, "\n".join(lines) + "\n")
+        return 0
+
+    # --- loading ------------------------------------------------------------------------------
+
+    def load(self, args: argparse.Namespace) -> int:
+        downloaded: list[Json] = list(self.sim.state().get("downloaded", []))
+        model = self._resolve(args, downloaded)
+        key = str(model["modelKey"])
+        if args.gpu is not None:
+            _check_gpu(args.gpu)
+        if args.estimate_only:
+            size = float(model.get("sizeBytes") or 0)
+            _say(sys.stdout, f"Estimated memory usage: {size / 2**30:.2f} GiB\n")
+            return 0
+
+        started = time.monotonic()
+        oom_gb = self.config.get("oom_gb")
+        self._spin(key, stop_at=50 if oom_gb else 100)
+        if oom_gb:
+            _say(sys.stdout, "\r\x1b[2K\n")
+            _fail(
+                f'Failed to load model "{key}". Model loading aborted due to insufficient system '
+                f"resources: this model requires approximately {float(oom_gb):.2f} GB of memory."
+            )
+
+        body: Json = {"model_key": key}
+        for name in ("identifier", "context_length", "ttl"):
+            if getattr(args, name) is not None:
+                body[name] = getattr(args, name)
+        response = self.sim.load(body)
+        _say(sys.stdout, "\r\x1b[2K\n")
+        if response.status_code == 404:
+            _fail(f'Model not found: "{key}"')
+        if response.status_code != 200:
+            _fail(_error_text(response))
+        instance: Json = response.json()["instance"]
+        elapsed = time.monotonic() - started
+        size = float(instance.get("sizeBytes") or model.get("sizeBytes") or 0)
+        _say(
+            sys.stderr,
+            f"Model loaded successfully in {elapsed:.2f}s.\n"
+            f"({size / 2**30:.2f} GiB)\n"
+            "To use the model in the API/SDK, use the identifier "
+            f'"{instance["identifier"]}".\n',
+        )
+        return 0
+
+    def _resolve(self, args: argparse.Namespace, downloaded: list[Json]) -> Json:
+        query: str | None = args.key
+        if query is None:
+            if args.yes:
+                _fail("No model specified. Pass a model key, e.g. `lms load qwen/qwen3-4b`.")
+            return _pick(downloaded, "Select a model to load")
+        for model in downloaded:
+            if model.get("modelKey") == query:
+                return model
+        if args.exact:
+            _fail(f'Model not found: "{query}" (--exact)')
+        candidates = _fuzzy(query, downloaded)
+        if not candidates:
+            _fail(f'Model not found: "{query}". No model found that matches this name.')
+        if args.yes:
+            return candidates[0]  # the real CLI picks its best fuzzy match without asking
+        return _pick(candidates, f'Select a model matching "{query}"')
+
+    def _spin(self, key: str, *, stop_at: int) -> None:
+        steps = max(int(self.config.get("progress_steps") or 4), 1)
+        seconds = float(self.config.get("load_seconds") or 0.0)
+        for step in range(steps + 1):
+            percent = round(stop_at * step / steps)
+            frame = SPINNER_FRAMES[step % len(SPINNER_FRAMES)]
+            _say(sys.stdout, f"\r\x1b[2K Loading {key} {percent}% {frame}")
+            if step < steps and seconds > 0:
+                _pause(seconds / steps)
+
+    # --- unloading ----------------------------------------------------------------------------
+
+    def unload(self, args: argparse.Namespace) -> int:
+        if args.all:
+            gone = self.sim.unload({"all": True})
+            if not gone:
+                _say(sys.stderr, "No models to unload.\n")
+            for gone_identifier in gone:
+                _say(sys.stderr, f'Model "{gone_identifier}" unloaded.\n')
+            return 0
+        identifier: str | None = args.identifier
+        if identifier is None:
+            loaded = list(self.sim.state().get("loaded", []))
+            if not loaded:
+                _say(sys.stderr, "No models to unload.\n")
+                return 0
+            identifier = str(_pick(loaded, "Select a model to unload")["identifier"])
+        if self.sim.unload({"identifier": identifier}):
+            _say(sys.stderr, f'Model "{identifier}" unloaded.\n')
+        else:
+            # The real CLI says so but still exits 0.
+            _say(sys.stderr, f'Cannot find a model with the identifier "{identifier}".\n')
+        return 0
+
+    # --- server -------------------------------------------------------------------------------
+
+    def server_status(self, args: argparse.Namespace) -> int:
+        server: Json = dict(self.sim.state().get("server") or {})
+        running = bool(server.get("running"))
+        port = server.get("port")
+        if args.json:
+            self._log_prefix()
+            status: Json = {"running": True, "port": port} if running else {"running": False}
+            _say(sys.stdout, json.dumps(status) + "\n")
+        elif running:
+            _say(sys.stdout, f"The server is running on port {port}.\n")
+        else:
+            _say(sys.stdout, "The server is not running.\n")
+        return 0
+
+
+def _fuzzy(query: str, models: list[Json]) -> list[Json]:
+    """Substring matches over key, display name and path, in listing order; then all-words matches."""
+    wanted = query.lower()
+
+    def haystack(model: Json) -> str:
+        fields = ("modelKey", "displayName", "path")
+        return " ".join(str(model.get(name) or "") for name in fields).lower()
+
+    found = [m for m in models if wanted in haystack(m)]
+    if found:
+        return found
+    words = [w for w in wanted.replace("/", " ").replace("-", " ").split() if w]
+    return [m for m in models if words and all(w in haystack(m) for w in words)]
+
+
+def _pick(options: list[Json], title: str) -> Json:
+    """The interactive picker: waits on stdin, fails on end-of-file."""
+    lines = [f"? {title} (Use arrow keys)"]
+    lines += [
+        f"{'❯' if i == 0 else ' '} {o.get('identifier') or o.get('modelKey')}"
+        for i, o in enumerate(options)
+    ]
+    _say(sys.stdout, "\n".join(lines) + "\n")
+    answer = sys.stdin.readline()
+    if not answer:
+        _fail("Prompt closed: stdin ended before a choice was made.")
+    choice = answer.strip()
+    if choice.isdigit() and 0 <= int(choice) < len(options):
+        return options[int(choice)]
+    return options[0]
+
+
+def _check_gpu(value: str) -> None:
+    if value in {"off", "max"}:
+        return
+    try:
+        fraction = float(value)
+    except ValueError:
+        fraction = -1.0
+    if not 0.0 <= fraction <= 1.0:
+        _fail(f"Invalid --gpu value {value!r}: use off, max or a number between 0 and 1.")
+
+
+def _error_text(response: _Response) -> str:
+    try:
+        data = response.json()
+    except ValueError:
+        return response.text or f"HTTP {response.status_code}"
+    if isinstance(data, dict) and "error" in data:
+        error = data["error"]
+        if isinstance(error, dict):
+            return str(error.get("message", error))
+        return str(error)
+    return str(data)
+
+
+def _run(argv: list[str]) -> int:
+    url = os.environ.get(ENV_URL, "").rstrip("/")
+    if argv[:1] == ["version"] and not url:
+        _say(sys.stdout, f"lms - LM Studio CLI - v{VERSION} (simulated)\n")
+        return 0
+    if not url:
+        _say(sys.stderr, f"{WAKING}\n")
+        _fail(UNREACHABLE)
+    sim = _Simulator(url)
+    sim.record(argv)  # first, so even a rejected invocation is on record
+    args = _parser().parse_args(argv)
+    if args.command == "version":
+        _say(sys.stdout, f"lms - LM Studio CLI - v{VERSION} (simulated)\n")
+        return 0
+    config = sim.config()
+    if _applies(config.get("hang"), args.command):
+        _hang_forever()
+    if _applies(config.get("unreachable"), args.command):
+        _say(sys.stderr, f"{WAKING}\n")
+        _fail(UNREACHABLE)
+    cli = _Cli(sim, config)
+    if args.command == "server":
+        return cli.server_status(args)
+    handler = {"ps": cli.ps, "ls": cli.ls, "load": cli.load, "unload": cli.unload}
+    return handler[args.command](args)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the simulated ``lms`` with ``argv`` (default: the process's arguments).
+
+    Returns:
+        The exit status.
+    """
+    try:
+        return _run(list(sys.argv[1:] if argv is None else argv))
+    except _Exit as exit_:
+        return exit_.code
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,180 @@
+"""LM Studio's own routes: liveness probes, REST ``/api/v0`` and ``/api/v1`` model management."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import anyio
+
+from lmbridge.testing.exchange import SimRequest, SimResponse, error_response, json_response
+from lmbridge.testing.failures import SimError
+from lmbridge.testing.routes_openai import generate
+from lmbridge.testing.script import Reply
+from lmbridge.testing.state import SimInstance, SimLoadError
+from lmbridge.testing.wire_chat import usage_for
+from lmbridge.testing.wire_models import v0_model_row, v1_load_config, v1_model_row
+
+if TYPE_CHECKING:
+    from lmbridge.testing.core import SimCore
+
+__all__ = [
+    "greeting",
+    "lms_status",
+    "v0_chat_completions",
+    "v0_completions",
+    "v0_model",
+    "v0_models",
+    "v1_load",
+    "v1_models",
+    "v1_unload",
+]
+
+_STOP_REASONS = {
+    "stop": "eosFound",
+    "length": "maxPredictedTokensReached",
+    "tool_calls": "toolCalls",
+    "content_filter": "userStopped",
+}
+_TOKENS_PER_SECOND = 50.0
+
+
+async def greeting(core: SimCore, request: SimRequest, body: Any) -> SimResponse:
+    """``GET /lmstudio-greeting``: the probe that never loads anything (and needs no token)."""
+    return json_response({"lmstudio": True})
+
+
+async def lms_status(core: SimCore, request: SimRequest, body: Any) -> SimResponse:
+    """``GET /lms-status``: package and version."""
+    return json_response({"package": "lmstudio", "version": core.settings.version})
+
+
+def _v0_rows(core: SimCore, *, everything: bool) -> list[dict[str, Any]]:
+    state = core.state
+    rows: list[dict[str, Any]] = []
+    if everything or core.settings.jit:
+        for model in state.models.values():
+            instances = state.instances_of(model.key)
+            rows.append(v0_model_row(model, model.key, instances[0] if instances else None))
+        rows.extend(
+            v0_model_row(inst.model, inst.identifier, inst)
+            for inst in state.instances
+            if inst.identifier not in state.models
+        )
+    else:
+        rows.extend(v0_model_row(inst.model, inst.identifier, inst) for inst in state.instances)
+    return rows
+
+
+async def v0_models(core: SimCore, request: SimRequest, body: Any) -> SimResponse:
+    """``GET /api/v0/models``: downloaded models with state (only loaded ones when JIT is off)."""
+    return json_response({"object": "list", "data": _v0_rows(core, everything=False)})
+
+
+async def v0_model(core: SimCore, request: SimRequest, body: Any) -> SimResponse:
+    """``GET /api/v0/models/{id}`` (the id may contain ``/``)."""
+    model_id = request.path.removeprefix("/api/v0/models/")
+    for row in _v0_rows(core, everything=True):
+        if row["id"] == model_id:
+            return json_response(row)
+    return error_response(SimError.not_found(f'Model "{model_id}" not found.'))
+
+
+def _v0_extras(inst: SimInstance, reply: Reply) -> dict[str, Any]:
+    if reply.stats is not None:
+        stats = dict(reply.stats)
+    else:
+        tokens = usage_for(reply, 0)["completion_tokens"]
+        stats = {
+            "tokens_per_second": _TOKENS_PER_SECOND,
+            "time_to_first_token": round(reply.delay, 3),
+            "generation_time": round(tokens / _TOKENS_PER_SECOND, 3),
+            "stop_reason": _STOP_REASONS.get(reply.resolved_finish_reason, "eosFound"),
+        }
+    return {
+        "stats": stats,
+        "model_info": {
+            "arch": inst.model.architecture,
+            "quant": inst.model.quantization,
+            "format": inst.model.format,
+            "context_length": inst.context_length,
+        },
+        "runtime": {
+            "name": "llama.cpp-linux-x86_64-avx2",
+            "version": "1.50.2",
+            "supported_formats": ["gguf"],
+        },
+    }
+
+
+async def v0_chat_completions(core: SimCore, request: SimRequest, body: Any) -> SimResponse:
+    """``POST /api/v0/chat/completions``: the OpenAI body plus ``stats``, ``model_info``, ``runtime``."""
+    return await generate(core, body, kind="chat", extras=_v0_extras)
+
+
+async def v0_completions(core: SimCore, request: SimRequest, body: Any) -> SimResponse:
+    """``POST /api/v0/completions``: the OpenAI body plus LM Studio stats."""
+    return await generate(core, body, kind="completion", extras=_v0_extras)
+
+
+async def v1_models(core: SimCore, request: SimRequest, body: Any) -> SimResponse:
+    """``GET /api/v1/models``: every downloaded model with its loaded instances."""
+    state = core.state
+    rows = [v1_model_row(model, state.instances_of(model.key)) for model in state.models.values()]
+    return json_response({"models": rows})
+
+
+async def v1_load(core: SimCore, request: SimRequest, body: Any) -> SimResponse:
+    """``POST /api/v1/models/load``: ALWAYS a new instance (``key:2`` if already loaded), like ``lms``."""
+    name = body.get("model")
+    if not isinstance(name, str) or not name:
+        return error_response(SimError.bad_request("'model' field is required", param="model"))
+    model = core.state.find_model(name)
+    if model is None:
+        return error_response(
+            SimError(
+                404,
+                {
+                    "error": {
+                        "message": f'Model "{name}" not found.',
+                        "type": "invalid_request_error",
+                        "param": "model",
+                        "code": "model_not_found",
+                    }
+                },
+            )
+        )
+    context_length = body.get("context_length")
+    delay = core.settings.load_delay
+    if delay > 0:
+        await anyio.sleep(delay)
+    try:
+        inst = core.state.load(
+            model.key,
+            context_length=context_length if isinstance(context_length, int) else None,
+            via="rest",
+        )
+    except SimLoadError as exc:
+        return error_response(SimError.load_failed(model.key, exc.message))
+    return json_response(
+        {
+            "type": model.lms_type,
+            "instance_id": inst.identifier,
+            "load_time_seconds": round(delay, 3),
+            "status": "loaded",
+            "load_config": v1_load_config(inst),
+        }
+    )
+
+
+async def v1_unload(core: SimCore, request: SimRequest, body: Any) -> SimResponse:
+    """``POST /api/v1/models/unload``."""
+    instance_id = body.get("instance_id")
+    if not isinstance(instance_id, str) or not instance_id:
+        return error_response(
+            SimError.bad_request("'instance_id' field is required", param="instance_id")
+        )
+    if not core.state.unload(instance_id):
+        return error_response(
+            SimError.not_found(f'No model found with instance id "{instance_id}".')
+        )
+    return json_response({"instance_id": instance_id})

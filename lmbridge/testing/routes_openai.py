@@ -1,0 +1,197 @@
+"""OpenAI-compatible routes: ``/v1/models``, ``/v1/chat/completions``, ``/v1/completions``,
+``/v1/embeddings`` (also reused by the ``/api/v0`` variants)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Literal
+
+import anyio
+
+from lmbridge.testing.embeddings import embedding_inputs, encode_base64, pseudo_vector
+from lmbridge.testing.exchange import (
+    SimRequest,
+    SimResponse,
+    error_response,
+    json_response,
+    sse_data,
+)
+from lmbridge.testing.failures import SimError
+from lmbridge.testing.request_text import estimate_tokens, prompt_tokens
+from lmbridge.testing.script import Reply, apply_limits
+from lmbridge.testing.serving import (
+    error_payload,
+    failure_names,
+    pick_reply,
+    resolve_instance,
+    response_model_name,
+    stream_response,
+)
+from lmbridge.testing.state import SimInstance
+from lmbridge.testing.wire_chat import (
+    ChatFrame,
+    chat_body,
+    chat_chunks,
+    completion_body,
+    completion_chunks,
+)
+from lmbridge.testing.wire_models import openai_model_row
+
+if TYPE_CHECKING:
+    from lmbridge.testing.core import SimCore
+
+__all__ = ["BodyExtras", "chat_completions", "completions", "embeddings", "generate", "list_models"]
+
+BodyExtras = Callable[[SimInstance, Reply], dict[str, Any]]
+"""Fields to add to a non-streamed body, e.g. the ``/api/v0`` stats."""
+
+
+async def list_models(core: SimCore, request: SimRequest, body: Any) -> SimResponse:
+    """``GET /v1/models``: every downloaded model with JIT on (plus extra instances), else loaded ones."""
+    loaded = [inst.identifier for inst in core.state.instances]
+    if core.settings.jit:
+        ids = list(core.state.models) + [i for i in loaded if i not in core.state.models]
+    else:
+        ids = loaded
+    return json_response({"object": "list", "data": [openai_model_row(i) for i in ids]})
+
+
+def _validate_chat(body: dict[str, Any]) -> SimError | None:
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        return SimError.bad_request("'messages' field is required", param="messages")
+    response_format = body.get("response_format")
+    if isinstance(response_format, dict) and response_format.get("type") not in (
+        "json_schema",
+        "text",
+    ):
+        return SimError.json_object_rejected()
+    return None
+
+
+def _validate_completion(body: dict[str, Any]) -> SimError | None:
+    if not isinstance(body.get("prompt"), (str, list)):
+        return SimError.bad_request("'prompt' field is required", param="prompt")
+    return None
+
+
+async def generate(
+    core: SimCore,
+    body: dict[str, Any],
+    *,
+    kind: Literal["chat", "completion"],
+    extras: BodyExtras | None = None,
+) -> SimResponse:
+    """Serve a chat or legacy completion request, streamed or not.
+
+    ``extras(inst, reply)`` may return fields to add to a non-streamed body (the ``/api/v0`` stats).
+    """
+    invalid = _validate_chat(body) if kind == "chat" else _validate_completion(body)
+    if invalid is not None:
+        return error_response(invalid)
+    requested = body.get("model") if isinstance(body.get("model"), str) else None
+    failure = core.scripts.take_failure(failure_names(core, requested))
+    if failure is not None:
+        return error_response(failure)
+    inst = await resolve_instance(core, requested, kind="chat", body=body)
+    if isinstance(inst, SimError):
+        return error_response(inst)
+    activity = inst.track("processingPrompt", now=core.now())
+    handed_off = False
+    try:
+        reply = apply_limits(await pick_reply(core, inst, kind, body), body)
+        if reply.error is not None:
+            return error_response(reply.error)
+        frame = ChatFrame(
+            id=core.new_id("chatcmpl-" if kind == "chat" else "cmpl-"),
+            created=int(time.time()),
+            model=response_model_name(inst, reply),
+            prompt_tokens=prompt_tokens(body),
+            call_ids=tuple(call.id or core.next_call_id() for call in reply.tool_calls),
+        )
+        if body.get("stream"):
+            options = body.get("stream_options")
+            include_usage = isinstance(options, dict) and bool(options.get("include_usage"))
+            chunks = (
+                chat_chunks(frame, reply, include_usage=include_usage)
+                if kind == "chat"
+                else completion_chunks(frame, reply, include_usage=include_usage)
+            )
+            response = stream_response(
+                core,
+                inst,
+                activity,
+                reply,
+                [sse_data(chunk) for chunk in chunks],
+                done=sse_data("[DONE]"),
+                error_event=lambda message: sse_data(error_payload(message)),
+            )
+            handed_off = True
+            return response
+        if reply.delay > 0:
+            await anyio.sleep(reply.delay)
+        activity.switch("generating")
+        payload = chat_body(frame, reply) if kind == "chat" else completion_body(frame, reply)
+        if extras is not None:
+            payload.update(extras(inst, reply))
+        return json_response(payload)
+    finally:
+        if not handed_off:
+            activity.finish(now=core.now())
+
+
+async def chat_completions(core: SimCore, request: SimRequest, body: Any) -> SimResponse:
+    """``POST /v1/chat/completions``."""
+    return await generate(core, body, kind="chat")
+
+
+async def completions(core: SimCore, request: SimRequest, body: Any) -> SimResponse:
+    """``POST /v1/completions`` (legacy, no prompt template)."""
+    return await generate(core, body, kind="completion")
+
+
+def _embedding_model_name(inst: SimInstance, reply: Reply) -> str:
+    if reply.model is not None:
+        return reply.model
+    if inst.model.variant_in_response and "@" not in inst.identifier:
+        return f"{inst.identifier}@{inst.model.quantization.lower()}"
+    return inst.identifier
+
+
+async def embeddings(core: SimCore, request: SimRequest, body: Any) -> SimResponse:
+    """``POST /v1/embeddings``: deterministic pseudo-vectors, ``float`` or ``base64`` encoded."""
+    texts = embedding_inputs(body.get("input"))
+    if texts is None:
+        return error_response(SimError.bad_request("'input' field is required", param="input"))
+    requested = body.get("model") if isinstance(body.get("model"), str) else None
+    failure = core.scripts.take_failure(failure_names(core, requested))
+    if failure is not None:
+        return error_response(failure)
+    inst = await resolve_instance(core, requested, kind="embedding", body=body)
+    if isinstance(inst, SimError):
+        return error_response(inst)
+    activity = inst.track("computingEmbedding", now=core.now())
+    try:
+        reply = await pick_reply(core, inst, "embedding", body)
+        if reply.error is not None:
+            return error_response(reply.error)
+        if reply.delay > 0:
+            await anyio.sleep(reply.delay)
+        base64_format = body.get("encoding_format") == "base64"
+        data = []
+        for index, text in enumerate(texts):
+            vector = pseudo_vector(text, dimensions=inst.model.embedding_dimensions, salt=inst.key)
+            encoded: Any = encode_base64(vector) if base64_format else vector
+            data.append({"object": "embedding", "embedding": encoded, "index": index})
+        tokens = sum(max(1, estimate_tokens(text)) for text in texts)
+        return json_response(
+            {
+                "object": "list",
+                "data": data,
+                "model": _embedding_model_name(inst, reply),
+                "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+            }
+        )
+    finally:
+        activity.finish(now=core.now())

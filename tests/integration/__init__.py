@@ -1,0 +1,1 @@
+"""Tests against real servers: llama.cpp's llama-server and npm MCP servers."""
