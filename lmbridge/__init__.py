@@ -42,6 +42,29 @@ _EXPORTS: dict[str, str] = {
     "SSEDecoder": "lmbridge.transport.sse",
     "ServerSentEvent": "lmbridge.transport.sse",
     "SSEEventTooLargeError": "lmbridge.transport.sse",
+    # model lifecycle
+    "ModelManager": "lmbridge.lifecycle.models",
+    "ModelInfo": "lmbridge.lifecycle.types",
+    "LoadedInstance": "lmbridge.lifecycle.types",
+    "LmsCli": "lmbridge.lifecycle.lms",
+    # agents
+    "AgentResult": "lmbridge.agent.result",
+    "AgentRun": "lmbridge.agent.run",
+    "AgentEvent": "lmbridge.agent.events",
+    "ToolCallRecord": "lmbridge.agent.result",
+    "StopReason": "lmbridge.agent.result",
+    "Toolset": "lmbridge.agent.tools.base",
+    "ToolDef": "lmbridge.agent.tools.base",
+    "ToolOutcome": "lmbridge.agent.tools.base",
+    "ToolError": "lmbridge.agent.tools.errors",
+    "MCPToolset": "lmbridge.agent.tools.mcp",
+    "FunctionToolset": "lmbridge.agent.tools.functions",
+    "function_tool": "lmbridge.agent.tools.functions",
+    "FilteredToolset": "lmbridge.agent.tools.wrappers",
+    "PrefixedToolset": "lmbridge.agent.tools.wrappers",
+    "ApprovalToolset": "lmbridge.agent.tools.wrappers",
+    "ToolRegistry": "lmbridge.agent.tools.registry",
+    "open_mcp_sessions": "lmbridge.mcp_config",
     # errors
     "LMBridgeError": "lmbridge.errors",
     "APIConnectionError": "lmbridge.errors",
@@ -69,13 +92,30 @@ _EXPORTS: dict[str, str] = {
     "LmsTimeoutError": "lmbridge.errors",
     "InsufficientMemoryError": "lmbridge.errors",
     "ModelMismatchWarning": "lmbridge.errors",
+    "WrongModelTypeError": "lmbridge.errors",
+    "AgentRunCancelledError": "lmbridge.errors",
+    "LmsArgumentError": "lmbridge.errors",
+    "MCPError": "lmbridge.errors",
+    "MCPConfigError": "lmbridge.errors",
+    "MCPServerStartError": "lmbridge.errors",
+    "ToolListingError": "lmbridge.errors",
 }
 
 __all__ = ["__version__", *sorted(_EXPORTS)]
 
 if TYPE_CHECKING:
+    from lmbridge.agent.events import AgentEvent
+    from lmbridge.agent.result import AgentResult, StopReason, ToolCallRecord
+    from lmbridge.agent.run import AgentRun
+    from lmbridge.agent.tools.base import ToolDef, ToolOutcome, Toolset
+    from lmbridge.agent.tools.errors import ToolError
+    from lmbridge.agent.tools.functions import FunctionToolset, function_tool
+    from lmbridge.agent.tools.mcp import MCPToolset
+    from lmbridge.agent.tools.registry import ToolRegistry
+    from lmbridge.agent.tools.wrappers import ApprovalToolset, FilteredToolset, PrefixedToolset
     from lmbridge.bridge import Bridge
     from lmbridge.errors import (
+        AgentRunCancelledError,
         APIConnectionError,
         APIStatusError,
         APITimeoutError,
@@ -87,10 +127,14 @@ if TYPE_CHECKING:
         InsufficientMemoryError,
         InvalidResponseError,
         LMBridgeError,
+        LmsArgumentError,
         LmsError,
         LmsNotFoundError,
         LmsTimeoutError,
         LmsUnreachableError,
+        MCPConfigError,
+        MCPError,
+        MCPServerStartError,
         ModelError,
         ModelMismatchWarning,
         ModelNotFoundError,
@@ -101,8 +145,14 @@ if TYPE_CHECKING:
         ServerError,
         StreamError,
         StructuredOutputError,
+        ToolListingError,
         UnprocessableEntityError,
+        WrongModelTypeError,
     )
+    from lmbridge.lifecycle.lms import LmsCli
+    from lmbridge.lifecycle.models import ModelManager
+    from lmbridge.lifecycle.types import LoadedInstance, ModelInfo
+    from lmbridge.mcp_config import open_mcp_sessions
     from lmbridge.messages import Message
     from lmbridge.results import (
         ChatResult,

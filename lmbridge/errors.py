@@ -13,6 +13,7 @@ __all__ = [
     "APIConnectionError",
     "APIStatusError",
     "APITimeoutError",
+    "AgentRunCancelledError",
     "AuthenticationError",
     "BadRequestError",
     "ConflictError",
@@ -467,6 +468,16 @@ class ToolListingError(MCPError):
     def __init__(self, message: str, *, source: str, hint: str | None = None) -> None:
         self.source = source
         super().__init__(message, hint=hint)
+
+
+# --- agents ------------------------------------------------------------------------------------
+
+
+class AgentRunCancelledError(LMBridgeError):
+    """The agent run was cancelled (e.g. its ``stream_agent`` block was left) before it ended,
+    so it has no result."""
+
+    default_hint = "Read run.result() inside the `async with bridge.stream_agent(...)` block."
 
 
 # --- warnings ------------------------------------------------------------------------------

@@ -77,6 +77,19 @@ def _add_usage(total: Usage, more: Usage | None) -> Usage:
     )
 
 
+def _call_message(call: ToolCall) -> dict[str, Any]:
+    """The call as the transcript carries it back to the server.
+
+    Arguments that are not a JSON object are sent as ``{}``: chat templates parse them when
+    rendering the history, and some servers reject the whole request over one broken call. The
+    model still reads what it wrote, quoted in the tool's error answer, and the record keeps it.
+    """
+    message = call.to_message()
+    if not call.ok:
+        message["function"]["arguments"] = "{}"
+    return message
+
+
 class AgentLoop:
     """One run of the loop. Protocol decisions live here; I/O goes through the Bridge and tools."""
 
@@ -107,6 +120,11 @@ class AgentLoop:
         self._invalid = 0
         self._last: ChatResult[Any] | None = None
         self._guard = LoopGuard(options.loop_rounds)
+
+    @property
+    def model(self) -> str:
+        """The model this loop runs."""
+        return self._model
 
     async def run(self) -> AgentResult:
         """Run to the end and return the result (also sent as a :class:`RunFinished` event)."""
@@ -144,7 +162,7 @@ class AgentLoop:
             calls, text = self._tool_calls_of(reply, registry)
             assistant: dict[str, Any] = {"role": "assistant", "content": text}
             if calls:
-                assistant["tool_calls"] = [call.to_message() for call in calls]
+                assistant["tool_calls"] = [_call_message(call) for call in calls]
             if not calls:
                 self._messages.append(assistant)
                 await self._emit(

@@ -14,6 +14,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 from lmbridge.agent.events import AgentEvent
 from lmbridge.agent.loop import AgentLoop, AgentOptions
 from lmbridge.agent.result import AgentResult
+from lmbridge.errors import AgentRunCancelledError
 from lmbridge.messages import MessagesArg
 
 if TYPE_CHECKING:
@@ -121,11 +122,19 @@ class AgentRun:
             raise StopAsyncIteration from None
 
     async def result(self) -> AgentResult:
-        """Wait for the end of the run and return its result (re-raising its error, if any)."""
+        """Wait for the end of the run and return its result (re-raising its error, if any).
+
+        Raises:
+            AgentRunCancelledError: the run was cancelled before it ended (the block was left).
+        """
         await self._done.wait()
         if self._error is not None:
             raise self._error
-        assert self._result is not None
+        if self._result is None:
+            raise AgentRunCancelledError(
+                f"the agent run on {self._loop.model!r} was cancelled before it ended",
+                model=self._loop.model,
+            )
         return self._result
 
     @classmethod

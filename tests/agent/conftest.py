@@ -24,6 +24,8 @@ from typing import Any
 
 import pytest
 
+from tests.agent.loop_support import skip_or_fail
+
 EVERYTHING_DEFAULT = Path.home() / ".cache/lmbridge/npm/node_modules/.bin/mcp-server-everything"
 EVERYTHING_INSTALL = (
     "npm install --prefix ~/.cache/lmbridge/npm --no-audit --no-fund "
@@ -86,7 +88,7 @@ def everything_path() -> str:
     """The server-everything executable; skips the test when it is not installed."""
     command = everything_command()
     if command is None:
-        pytest.skip(
+        skip_or_fail(
             "server-everything is not installed: set LMBRIDGE_MCP_EVERYTHING or run "
             + EVERYTHING_INSTALL
         )

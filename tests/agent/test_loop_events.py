@@ -6,7 +6,6 @@ import itertools
 
 import anyio
 import pytest
-from loop_support import MODEL, assert_valid_transcript, call, chat_bodies, new_bridge, new_sim
 
 from lmbridge.agent.events import (
     AgentEvent,
@@ -17,7 +16,16 @@ from lmbridge.agent.events import (
     ToolCallRequested,
     ToolResultReady,
 )
+from lmbridge.errors import AgentRunCancelledError
 from lmbridge.testing import Reply
+from tests.agent.loop_support import (
+    MODEL,
+    assert_valid_transcript,
+    call,
+    chat_bodies,
+    new_bridge,
+    new_sim,
+)
 
 
 def step(n: int) -> str:
@@ -101,6 +109,8 @@ async def test_leaving_the_block_early_cancels_the_run_and_its_tools() -> None:
     assert tool.cancelled.is_set()
     assert len(chat_bodies(sim)) == 1  # no further model call after leaving
     assert sim.pending_replies(MODEL) == 1
+    with pytest.raises(AgentRunCancelledError, match="cancelled before it ended"):
+        await run.result()
 
 
 async def test_an_error_in_the_block_cancels_the_run_and_propagates() -> None:

@@ -5,10 +5,9 @@ JIT loading is off in these tests, so nothing but lmbridge's own healing can bri
 
 from __future__ import annotations
 
-from loop_support import MODEL, assert_valid_transcript, call, new_bridge, new_sim
-
 from lmbridge.agent.events import AgentEvent, RoundRetried, RunTextDelta
 from lmbridge.testing import Reply
+from tests.agent.loop_support import MODEL, assert_valid_transcript, call, new_bridge, new_sim
 
 
 async def test_a_model_evicted_between_rounds_is_reloaded_and_the_run_completes() -> None:

@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 
 import anyio
-from loop_support import skip_or_fail
+
+from tests.agent.loop_support import skip_or_fail
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "agent_mcp.py"
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import anyio
-from loop_support import (
+
+from lmbridge.testing import Reply, ToolCallSpec
+from tests.agent.loop_support import (
     MODEL,
     assert_valid_transcript,
     call,
@@ -14,8 +16,6 @@ from loop_support import (
     new_sim,
     trailing_tool_messages,
 )
-
-from lmbridge.testing import Reply, ToolCallSpec
 
 
 def step(n: int) -> str:

@@ -13,8 +13,11 @@ from typing import Any
 import anyio
 import pytest
 import pytest_asyncio
-from conftest import EVERYTHING_INSTALL, everything_command, open_stdio_session
-from loop_support import (
+
+from lmbridge.agent.tools import MCPToolset
+from lmbridge.testing import Reply
+from tests.agent.conftest import EVERYTHING_INSTALL, everything_command, open_stdio_session
+from tests.agent.loop_support import (
     MODEL,
     AdvertisingSession,
     WatchedSession,
@@ -28,9 +31,6 @@ from loop_support import (
     skip_or_fail,
     trailing_tool_messages,
 )
-
-from lmbridge.agent.tools import MCPToolset
-from lmbridge.testing import Reply
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

@@ -15,8 +15,11 @@ from typing import Any
 import anyio
 import pytest
 import pytest_asyncio
-from conftest import open_stdio_session, time_server_args
-from loop_support import (
+
+from lmbridge.agent.tools import MCPToolset
+from lmbridge.testing import Reply, ToolCallSpec
+from tests.agent.conftest import open_stdio_session, time_server_args
+from tests.agent.loop_support import (
     MODEL,
     AdvertisingSession,
     FakeServer,
@@ -32,9 +35,6 @@ from loop_support import (
     tool_names,
     trailing_tool_messages,
 )
-
-from lmbridge.agent.tools import MCPToolset
-from lmbridge.testing import Reply, ToolCallSpec
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

@@ -7,7 +7,10 @@ from typing import Any
 
 import anyio
 import pytest
-from loop_support import (
+
+from lmbridge.agent.tools import ApprovalToolset, FunctionToolset
+from lmbridge.testing import Reply
+from tests.agent.loop_support import (
     MODEL,
     FakeServer,
     FakeSession1x,
@@ -20,9 +23,6 @@ from loop_support import (
     new_sim,
     tool_names,
 )
-
-from lmbridge.agent.tools import ApprovalToolset, FunctionToolset
-from lmbridge.testing import Reply
 
 
 def add(a: int, b: int) -> int:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from conftest import SessionOpener, server_name
-
 from lmbridge.agent.tools import MCPToolset, ToolRegistry
+from tests.agent.conftest import SessionOpener, server_name
 
 EVERYTHING_TOOLS = {
     "echo",

@@ -6,9 +6,9 @@ import json
 
 import anyio
 import pytest
-from conftest import MCP_MAJOR, SessionOpener, server_name
 
 from lmbridge.agent.tools import MCPToolset, RegisteredTool, ToolDef, ToolError, ToolRegistry
+from tests.agent.conftest import MCP_MAJOR, SessionOpener, server_name
 
 TIME_TOOLS = {"get_current_time", "convert_time"}
 

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 
+from lmbridge import Bridge
+from tests.integration.bridge_support import REQUEST_TIMEOUT_S
 from tests.integration.llama_server import PrivateLlamaServer, run_llama_server
 
 if TYPE_CHECKING:
@@ -203,3 +205,22 @@ async def private_llama_server(
         log_path=tmp_path / "llama-server.log",
     ) as server:
         yield server
+
+
+# --- fixtures for the tests that go through lmbridge.Bridge ----------------------------------------
+
+
+@pytest.fixture
+def missing_lms(tmp_path: Path) -> Path:
+    """A path with no ``lms`` behind it: ``Bridge(lms_path=...)`` then never runs LM Studio's CLI.
+
+    llama-server is not LM Studio; a developer's own ``lms`` must not be consulted about it.
+    """
+    return tmp_path / "no-lms-here" / "lms"
+
+
+@pytest.fixture
+async def bridge(llama_url: str, missing_lms: Path) -> AsyncIterator[Bridge]:
+    """A Bridge on the main llama-server (no ``lms``, a generous read timeout)."""
+    async with Bridge(llama_url, lms_path=missing_lms, timeout=REQUEST_TIMEOUT_S) as bridge:
+        yield bridge

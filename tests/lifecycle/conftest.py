@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from models_support import MakeManager, ServeManager, missing_lms
 
 from lmbridge.lifecycle.lms import LmsCli
 from lmbridge.lifecycle.models import ModelManager
@@ -16,6 +15,7 @@ from lmbridge.testing import SimulatedLMStudio
 from lmbridge.testing.simulated_lms import install_simulated_lms
 from lmbridge.transport.client import HTTPTransport
 from lmbridge.transport.retry import RetryPolicy
+from tests.lifecycle.models_support import MakeManager, ServeManager, missing_lms
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from models_support import MakeManager, requests_to
 
 from lmbridge.errors import (
     ModelNotFoundError,
@@ -13,6 +12,7 @@ from lmbridge.errors import (
 )
 from lmbridge.lifecycle.models import RequestKind
 from lmbridge.testing import SimulatedLMStudio
+from tests.lifecycle.models_support import MakeManager, requests_to
 
 QWEN = "qwen/qwen3-4b"
 GEMMA = "google/gemma-3-4b"

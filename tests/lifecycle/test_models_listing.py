@@ -7,7 +7,6 @@ from typing import Any
 
 import anyio
 import pytest
-from models_support import MakeManager, ServeManager, http, missing_lms, requests_to
 
 from lmbridge.errors import APIConnectionError, NotFoundError
 from lmbridge.lifecycle.listing import parse_openai_models, parse_v0_models, parse_v1_models
@@ -15,6 +14,7 @@ from lmbridge.lifecycle.models import ModelManager
 from lmbridge.lifecycle.rest import RestAPI
 from lmbridge.testing import SimulatedLMStudio
 from lmbridge.transport.client import HTTPTransport
+from tests.lifecycle.models_support import MakeManager, ServeManager, http, missing_lms, requests_to
 
 QWEN = "qwen/qwen3-4b"
 GEMMA = "google/gemma-3-4b"

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import anyio
 import pytest
-from models_support import ServeManager, load_calls, requests_to
 
 from lmbridge.errors import ModelNotFoundError
 from lmbridge.lifecycle.types import LoadedInstance
 from lmbridge.testing import SimulatedLMStudio
+from tests.lifecycle.models_support import ServeManager, load_calls, requests_to
 
 QWEN = "qwen/qwen3-4b"
 THINKING = "qwen/qwen3-4b-thinking-2507"

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import anyio
 import pytest
-from models_support import ServeManager, child_processes, load_calls
 
 from lmbridge.errors import InsufficientMemoryError, LmsTimeoutError, ModelNotLoadedError
 from lmbridge.testing import SimulatedLMStudio
+from tests.lifecycle.models_support import ServeManager, child_processes, load_calls
 
 QWEN = "qwen/qwen3-4b"
 GEMMA = "google/gemma-3-4b"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import anyio
 import pytest
-from models_support import MakeManager, requests_to
 
 from lmbridge.errors import (
     InsufficientMemoryError,
@@ -15,6 +14,7 @@ from lmbridge.errors import (
 )
 from lmbridge.lifecycle.types import LoadedInstance
 from lmbridge.testing import NotLoadedStyle, SimulatedLMStudio
+from tests.lifecycle.models_support import MakeManager, requests_to
 
 QWEN = "qwen/qwen3-4b"
 GEMMA = "google/gemma-3-4b"

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from models_support import MakeManager
 
 from lmbridge.errors import ModelNotFoundError, ModelNotLoadedError
 from lmbridge.lifecycle.resolve import resolve
 from lmbridge.lifecycle.types import LoadedInstance, ModelInfo
 from lmbridge.testing import SimulatedLMStudio
+from tests.lifecycle.models_support import MakeManager
 
 QWEN = "qwen/qwen3-4b"
 QWEN_THINKING = "qwen/qwen3-4b-thinking-2507"

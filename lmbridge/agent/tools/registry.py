@@ -117,8 +117,8 @@ def _parse_arguments(arguments: str | Mapping[str, Any] | None) -> dict[str, Any
         parsed = json.loads(arguments)
     except json.JSONDecodeError as exc:
         return (
-            f"The arguments were not valid JSON: {exc.msg} at position {exc.pos}. "
-            "Send the arguments as one JSON object."
+            f"The arguments were not valid JSON: {exc.msg} at position {exc.pos} of "
+            f"{_short(arguments, 200)!r}. Send the arguments as one JSON object."
         )
     if parsed is None:
         return {}
