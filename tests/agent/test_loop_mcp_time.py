@@ -141,6 +141,10 @@ async def test_invalid_json_arguments_are_reported_and_the_model_can_retry(
     assert broken.error is not None and "not valid JSON" in broken.error
     (told,) = trailing_tool_messages(chat_bodies(sim)[1]["messages"])
     assert told["content"] == broken.error
+    assert '{"timezone": "Asia/Tokyo"' in told["content"], "the model is shown what it wrote"
+    # the broken arguments go back to the server as {}: chat templates parse them
+    sent_back = [m for m in chat_bodies(sim)[1]["messages"] if m.get("tool_calls")]
+    assert sent_back[-1]["tool_calls"][0]["function"]["arguments"] == "{}"
     assert fixed.result is not None and json.loads(fixed.result)["timezone"] == "Asia/Tokyo"
     assert result.stop_reason == "completed" and result.rounds == 3
     assert_valid_transcript(result.messages)

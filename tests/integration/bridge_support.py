@@ -24,6 +24,9 @@ SEED = 7
 DETERMINISTIC: dict[str, Any] = {"temperature": 0, "seed": SEED}
 """Sampling options for every request: the same prompt gives the same tokens."""
 
+KEEP_GOING: dict[str, Any] = {"ignore_eos": True}
+"""``extra_body`` for llama-server: generate all ``max_tokens`` even past an end-of-turn token."""
+
 SHORT = 16
 """``max_tokens`` of a reply whose words do not matter."""
 

@@ -13,7 +13,13 @@ from lmbridge import (
     ToolCallDelta,
     UsageReport,
 )
-from tests.integration.bridge_support import DETERMINISTIC, SHORT, pool_states, slots_busy
+from tests.integration.bridge_support import (
+    DETERMINISTIC,
+    KEEP_GOING,
+    SHORT,
+    pool_states,
+    slots_busy,
+)
 
 LONG = 1000  # max_tokens of a reply still running long after the test cuts it (~30 s of tokens)
 
@@ -61,7 +67,9 @@ async def test_stream_yields_text_then_usage_and_the_same_result(
 async def test_breaking_out_after_the_first_delta_frees_the_connection(
     bridge: Bridge, model_name: str, llama_url: str
 ) -> None:
-    async with bridge.stream(model_name, "Tell a story.", max_tokens=LONG, **DETERMINISTIC) as s:
+    async with bridge.stream(
+        model_name, "Tell a story.", max_tokens=LONG, extra_body=KEEP_GOING, **DETERMINISTIC
+    ) as s:
         async for event in s:
             if isinstance(event, TextDelta):
                 break
@@ -80,7 +88,7 @@ async def test_cancelling_mid_stream_frees_the_connection(
     received: list[TextDelta | ToolCallDelta | UsageReport | object] = []
     with anyio.move_on_after(90) as scope:
         async with bridge.stream(
-            model_name, "Tell a story.", max_tokens=LONG, **DETERMINISTIC
+            model_name, "Tell a story.", max_tokens=LONG, extra_body=KEEP_GOING, **DETERMINISTIC
         ) as stream:
             async for event in stream:
                 received.append(event)
