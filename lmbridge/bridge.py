@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 import httpx
 from pydantic import BaseModel
+from typing_extensions import Unpack
 
 from lmbridge import errors
 from lmbridge.lifecycle.lms import LmsCli
@@ -37,7 +38,7 @@ from lmbridge.transport.wire import (
 )
 
 if TYPE_CHECKING:
-    from lmbridge.agent.loop import AgentOptions
+    from lmbridge.agent.options import AgentSettings
     from lmbridge.agent.result import AgentResult
     from lmbridge.agent.run import AgentRun
 
@@ -605,61 +606,13 @@ class Bridge:
 
     # --- agents ----------------------------------------------------------------------------
 
-    def _agent_options(
-        self,
-        *,
-        system: str | None,
-        max_rounds: int,
-        time_limit: float | None,
-        token_budget: int | None,
-        tool_timeout: float | None,
-        max_parallel_tools: int,
-        max_invalid_calls: int,
-        max_result_chars: int | None,
-        pass_images: bool,
-        tool_choice: str | Mapping[str, Any] | None,
-        chat_options: Mapping[str, Any],
-    ) -> AgentOptions:
-        from lmbridge.agent.loop import AgentOptions
-
-        return AgentOptions(
-            system=system,
-            max_rounds=max_rounds,
-            time_limit=time_limit,
-            token_budget=token_budget,
-            tool_timeout=tool_timeout,
-            max_parallel_tools=max_parallel_tools,
-            max_invalid_calls=max_invalid_calls,
-            max_result_chars=max_result_chars,
-            pass_images=pass_images,
-            tool_choice=tool_choice,
-            chat_options={k: v for k, v in chat_options.items() if v is not None},
-        )
-
     async def run_agent(
         self,
         model: str,
         task: MessagesArg,
         *,
         tools: Sequence[Any] | Mapping[str, Any] = (),
-        system: str | None = None,
-        max_rounds: int = 20,
-        time_limit: float | None = None,
-        token_budget: int | None = None,
-        tool_timeout: float | None = 60.0,
-        max_parallel_tools: int = 4,
-        max_invalid_calls: int = 8,
-        max_result_chars: int | None = 20_000,
-        pass_images: bool = False,
-        tool_choice: str | Mapping[str, Any] | None = None,
-        temperature: float | None = None,
-        max_tokens: int | None = None,
-        top_p: float | None = None,
-        top_k: int | None = None,
-        stop: str | Sequence[str] | None = None,
-        seed: int | None = None,
-        timeout: TimeoutArg = None,
-        extra_body: Mapping[str, Any] | None = None,
+        **options: Unpack[AgentSettings],
     ) -> AgentResult:
         """Run ``model`` on ``task`` with tools until it answers or a limit is hit.
 
@@ -667,55 +620,19 @@ class Bridge:
             model: the model key.
             task: a string (one user message) or a conversation to continue (chat messages,
                 including earlier tool rounds, e.g. a previous result's ``messages``).
-            tools: MCP ``ClientSession``\\ s (1.x or 2.x), toolsets, and plain Python functions
-                (sync or async); a mapping names each source.
-            system: a system prompt (replaces one at the start of ``task``).
-            max_rounds: the most model calls.
-            time_limit: wall-clock seconds for the whole run.
-            token_budget: stop once this many tokens were used.
-            tool_timeout: seconds one tool call may take (then the model is told it timed out).
-            max_parallel_tools: tool calls of one reply run at once, at most this many.
-            max_invalid_calls: invalid calls (unknown tool, bad arguments) tolerated in a run.
-            max_result_chars: longer tool results are cut, with a truncation marker.
-            pass_images: show images returned by tools to the model (for vision models).
-            tool_choice: passed to every model call.
-            temperature: passed to every model call (likewise the options below).
-            max_tokens: passed to every model call.
-            top_p: passed to every model call.
-            top_k: passed to every model call.
-            stop: passed to every model call.
-            seed: passed to every model call.
-            timeout: each model call's read timeout.
-            extra_body: more fields for every model call.
+            tools: MCP ``ClientSession`` objects (mcp 1.x or 2.x), toolsets, and plain Python
+                functions (sync or async); a mapping names each source.
+            **options: limits and chat options, see :class:`~lmbridge.agent.AgentSettings`
+                (``system``, ``max_rounds``, ``time_limit``, ``token_budget``,
+                ``tool_timeout``, ``max_parallel_tools``, ``temperature``, ...).
 
         Returns:
             The :class:`~lmbridge.agent.AgentResult`; ``stop_reason`` says why it ended.
         """
+        from lmbridge.agent.options import agent_options
         from lmbridge.agent.run import run_agent
 
-        options = self._agent_options(
-            system=system,
-            max_rounds=max_rounds,
-            time_limit=time_limit,
-            token_budget=token_budget,
-            tool_timeout=tool_timeout,
-            max_parallel_tools=max_parallel_tools,
-            max_invalid_calls=max_invalid_calls,
-            max_result_chars=max_result_chars,
-            pass_images=pass_images,
-            tool_choice=tool_choice,
-            chat_options={
-                "temperature": temperature,
-                "max_tokens": max_tokens,
-                "top_p": top_p,
-                "top_k": top_k,
-                "stop": stop,
-                "seed": seed,
-                "timeout": timeout,
-                "extra_body": extra_body,
-            },
-        )
-        return await run_agent(self, model, task, tools=tools, options=options)
+        return await run_agent(self, model, task, tools=tools, options=agent_options(options))
 
     def stream_agent(
         self,
@@ -723,55 +640,17 @@ class Bridge:
         task: MessagesArg,
         *,
         tools: Sequence[Any] | Mapping[str, Any] = (),
-        system: str | None = None,
-        max_rounds: int = 20,
-        time_limit: float | None = None,
-        token_budget: int | None = None,
-        tool_timeout: float | None = 60.0,
-        max_parallel_tools: int = 4,
-        max_invalid_calls: int = 8,
-        max_result_chars: int | None = 20_000,
-        pass_images: bool = False,
-        tool_choice: str | Mapping[str, Any] | None = None,
-        temperature: float | None = None,
-        max_tokens: int | None = None,
-        top_p: float | None = None,
-        top_k: int | None = None,
-        stop: str | Sequence[str] | None = None,
-        seed: int | None = None,
-        timeout: TimeoutArg = None,
-        extra_body: Mapping[str, Any] | None = None,
+        **options: Unpack[AgentSettings],
     ) -> AgentRun:
         """Like :meth:`run_agent`, but watch it: ``async with bridge.stream_agent(...) as run``.
 
         Iterate ``run`` for :data:`~lmbridge.agent.AgentEvent` items, then
         ``await run.result()``. Takes the same options as :meth:`run_agent`.
         """
+        from lmbridge.agent.options import agent_options
         from lmbridge.agent.run import AgentRun
 
-        options = self._agent_options(
-            system=system,
-            max_rounds=max_rounds,
-            time_limit=time_limit,
-            token_budget=token_budget,
-            tool_timeout=tool_timeout,
-            max_parallel_tools=max_parallel_tools,
-            max_invalid_calls=max_invalid_calls,
-            max_result_chars=max_result_chars,
-            pass_images=pass_images,
-            tool_choice=tool_choice,
-            chat_options={
-                "temperature": temperature,
-                "max_tokens": max_tokens,
-                "top_p": top_p,
-                "top_k": top_k,
-                "stop": stop,
-                "seed": seed,
-                "timeout": timeout,
-                "extra_body": extra_body,
-            },
-        )
-        return AgentRun.start(self, model, task, tools=tools, options=options)
+        return AgentRun.start(self, model, task, tools=tools, options=agent_options(options))
 
 
 def _validate(model_cls: type[T], response: httpx.Response, model: str) -> T:

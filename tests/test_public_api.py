@@ -42,3 +42,11 @@ def test_public_methods_take_options_by_keyword_only() -> None:
             if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
         ]
         assert len(positional) <= 3, f"{method.__name__} takes {positional} positionally"
+
+
+async def test_agent_options_are_checked_before_anything_runs() -> None:
+    async with lmbridge.Bridge("http://127.0.0.1:9") as bridge:
+        with pytest.raises(TypeError, match="max_round"):
+            await bridge.run_agent("m", "task", max_round=3)  # type: ignore[call-arg]
+        with pytest.raises(ValueError, match="max_rounds"):
+            await bridge.run_agent("m", "task", max_rounds=0)

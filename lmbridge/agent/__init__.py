@@ -16,7 +16,7 @@ from lmbridge.agent.events import (
     ToolCallRequested,
     ToolResultReady,
 )
-from lmbridge.agent.loop import AgentOptions
+from lmbridge.agent.options import AgentOptions, AgentSettings
 from lmbridge.agent.recovery import RecoveredCall, recover_tool_calls
 from lmbridge.agent.result import AgentResult, StopReason, ToolCallRecord
 from lmbridge.agent.run import AgentRun
@@ -26,6 +26,7 @@ __all__ = [
     "AgentOptions",
     "AgentResult",
     "AgentRun",
+    "AgentSettings",
     "RecoveredCall",
     "RoundFinished",
     "RoundRetried",

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -22,6 +21,7 @@ from lmbridge.agent.events import (
     ToolResultReady,
 )
 from lmbridge.agent.guards import LoopGuard
+from lmbridge.agent.options import AgentOptions
 from lmbridge.agent.recovery import recover_tool_calls
 from lmbridge.agent.result import AgentResult, StopReason, ToolCallRecord
 from lmbridge.agent.tools.base import ToolOutcome
@@ -34,37 +34,11 @@ from lmbridge.transport.wire import Usage
 if TYPE_CHECKING:
     from lmbridge.bridge import Bridge
 
-__all__ = ["AgentLoop", "AgentOptions"]
+__all__ = ["AgentLoop"]
 
 Emit = Callable[[AgentEvent], Awaitable[None]]
 
 _EVICTED = (errors.ModelNotLoadedError, errors.ModelNotFoundError)
-
-
-@dataclass(frozen=True)
-class AgentOptions:
-    """How an agent run behaves (see :meth:`Bridge.run_agent <lmbridge.Bridge.run_agent>`)."""
-
-    system: str | None = None
-    max_rounds: int = 20
-    time_limit: float | None = None
-    token_budget: int | None = None
-    tool_timeout: float | None = 60.0
-    max_parallel_tools: int = 4
-    max_invalid_calls: int = 8
-    loop_rounds: int = 3
-    max_result_chars: int | None = 20_000
-    pass_images: bool = False
-    tool_choice: str | Mapping[str, Any] | None = None
-    chat_options: Mapping[str, Any] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        if self.max_rounds < 1:
-            raise ValueError("max_rounds must be at least 1")
-        if self.max_parallel_tools < 1:
-            raise ValueError("max_parallel_tools must be at least 1")
-        if self.max_invalid_calls < 0:
-            raise ValueError("max_invalid_calls must be >= 0")
 
 
 def _add_usage(total: Usage, more: Usage | None) -> Usage:

@@ -12,7 +12,8 @@ from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from lmbridge.agent.events import AgentEvent
-from lmbridge.agent.loop import AgentLoop, AgentOptions
+from lmbridge.agent.loop import AgentLoop
+from lmbridge.agent.options import AgentOptions
 from lmbridge.agent.result import AgentResult
 from lmbridge.errors import AgentRunCancelledError
 from lmbridge.messages import MessagesArg
