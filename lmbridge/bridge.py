@@ -27,7 +27,7 @@ from lmbridge.results import (
 from lmbridge.streams import ChatStream
 from lmbridge.structured import ResponseFormat, parse_structured, response_format_body
 from lmbridge.transport.assemble import result_from_completion
-from lmbridge.transport.client import DEFAULT_TIMEOUT, HTTPTransport, TimeoutArg
+from lmbridge.transport.client import DEFAULT_TIMEOUT, HTTPTransport, TimeoutArg, decode_body
 from lmbridge.transport.responses import build_responses_body, result_from_response
 from lmbridge.transport.retry import RetryPolicy
 from lmbridge.transport.wire import (
@@ -371,7 +371,7 @@ class Bridge:
                 timeout=timeout,
                 max_retries=max_retries,
             )
-            completion = _validate(ChatCompletion, response, name)
+            completion = decode_body(response, ChatCompletion, model=name)
             return result_from_completion(completion, requested_model=name)
 
         result = await self._guarded(model, "llm", send)
@@ -483,7 +483,7 @@ class Bridge:
                 timeout=timeout,
                 max_retries=max_retries,
             )
-            return name, _validate(EmbeddingResponse, response, name)
+            return name, decode_body(response, EmbeddingResponse, model=name)
 
         model, parsed = await self._guarded(model, "embedding", send)
         items = sorted(parsed.data, key=lambda item: item.index)
@@ -542,7 +542,7 @@ class Bridge:
                 timeout=timeout,
                 max_retries=max_retries,
             )
-            return name, _validate(TextCompletion, response, name)
+            return name, decode_body(response, TextCompletion, model=name)
 
         model, parsed = await self._guarded(model, "llm", send)
         self._check_model(model, parsed.model)
@@ -598,7 +598,7 @@ class Bridge:
                 timeout=timeout,
                 max_retries=max_retries,
             )
-            return name, _validate(ResponseObject, response, name)
+            return name, decode_body(response, ResponseObject, model=name)
 
         model, parsed = await self._guarded(model, "llm", send)
         self._check_model(model, parsed.model)
@@ -651,16 +651,3 @@ class Bridge:
         from lmbridge.agent.run import AgentRun
 
         return AgentRun.start(self, model, task, tools=tools, options=agent_options(options))
-
-
-def _validate(model_cls: type[T], response: httpx.Response, model: str) -> T:
-    try:
-        return model_cls.model_validate_json(response.content)  # type: ignore[attr-defined, no-any-return]
-    except ValueError as exc:
-        raise errors.InvalidResponseError(
-            f"the server's answer is not a valid {model_cls.__name__}: {str(exc).splitlines()[0]}",
-            url=str(response.request.url),
-            model=model,
-            status_code=response.status_code,
-            body=response.content,
-        ) from exc

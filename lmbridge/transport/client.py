@@ -5,18 +5,19 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar, overload
 
 import anyio
 import httpx
 import pydantic_core
+from pydantic import BaseModel
 
 from lmbridge import errors
 from lmbridge.transport.classify import error_from_response
 from lmbridge.transport.retry import RETRYABLE_STATUSES, RetryPolicy
 from lmbridge.transport.sse import ServerSentEvent, SSEDecoder
 
-__all__ = ["DEFAULT_TIMEOUT", "HTTPTransport", "TimeoutArg", "normalize_base_url"]
+__all__ = ["DEFAULT_TIMEOUT", "HTTPTransport", "TimeoutArg", "decode_body", "normalize_base_url"]
 
 #: Connect quickly or fail; wait long for the next byte, since local generation can be slow.
 DEFAULT_TIMEOUT = httpx.Timeout(connect=5.0, read=600.0, write=60.0, pool=None)
@@ -25,6 +26,8 @@ TimeoutArg = float | httpx.Timeout | None
 """Seconds (the read timeout: the longest wait for the next byte) or an ``httpx.Timeout``."""
 
 _DEFAULT_BASE_URL = "http://localhost:1234"
+
+B = TypeVar("B", bound=BaseModel)
 
 
 def normalize_base_url(base_url: str | None) -> str:
@@ -49,6 +52,31 @@ def _merge_timeout(default: httpx.Timeout, override: TimeoutArg) -> httpx.Timeou
     return httpx.Timeout(
         connect=default.connect, read=float(override), write=default.write, pool=default.pool
     )
+
+
+@overload
+def decode_body(response: httpx.Response, into: type[B], *, model: str | None) -> B: ...
+@overload
+def decode_body(response: httpx.Response, into: None, *, model: str | None) -> Any: ...
+def decode_body(response: httpx.Response, into: type[B] | None, *, model: str | None) -> Any:
+    """The response's JSON, validated straight from the bytes into ``into`` when given.
+
+    Raises:
+        InvalidResponseError: the body is not JSON, or not of the expected shape.
+    """
+    try:
+        if into is None:
+            return pydantic_core.from_json(response.content)
+        return into.model_validate_json(response.content)
+    except ValueError as exc:
+        what = "JSON" if into is None else f"a valid {into.__name__}"
+        raise errors.InvalidResponseError(
+            f"the server's answer is not {what}: {str(exc).splitlines()[0]}",
+            url=str(response.request.url),
+            model=model,
+            status_code=response.status_code,
+            body=response.content,
+        ) from exc
 
 
 class HTTPTransport:
@@ -148,16 +176,7 @@ class HTTPTransport:
 
     @staticmethod
     def _json(response: httpx.Response, model: str | None) -> Any:
-        try:
-            return pydantic_core.from_json(response.content)
-        except ValueError as exc:
-            raise errors.InvalidResponseError(
-                f"the server answered with invalid JSON: {exc}",
-                url=str(response.request.url),
-                model=model,
-                status_code=response.status_code,
-                body=response.content,
-            ) from exc
+        return decode_body(response, None, model=model)
 
     @asynccontextmanager
     async def stream_events(
