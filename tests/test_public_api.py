@@ -30,12 +30,20 @@ def test_package_ships_py_typed() -> None:
 
 def test_import_is_cheap() -> None:
     code = "import sys, lmbridge; print(','.join(m for m in ('httpx', 'pydantic', 'anyio', 'mcp') if m in sys.modules))"
-    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.strip()
     assert loaded == "", f"import lmbridge pulled in {loaded}"
 
 
 def test_public_methods_take_options_by_keyword_only() -> None:
-    for method in (lmbridge.Bridge.chat, lmbridge.Bridge.embed, lmbridge.Bridge.complete, lmbridge.Bridge.respond, lmbridge.Bridge.run_agent):
+    for method in (
+        lmbridge.Bridge.chat,
+        lmbridge.Bridge.embed,
+        lmbridge.Bridge.complete,
+        lmbridge.Bridge.respond,
+        lmbridge.Bridge.run_agent,
+    ):
         positional = [
             p.name
             for p in inspect.signature(method).parameters.values()

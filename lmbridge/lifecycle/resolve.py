@@ -55,7 +55,10 @@ def suggest(name: str, keys: Sequence[str], *, limit: int = 3) -> list[str]:
             candidates.setdefault(candidate, []).append(key)
     found: list[str] = []
     for match in difflib.get_close_matches(name.lower(), candidates, n=limit * 2):
-        found += [key for key in candidates[match] if key not in found]
+        # One key can sit twice under one candidate (a key without publisher is its own tail).
+        for key in candidates[match]:
+            if key not in found:
+                found.append(key)
     return found[:limit]
 
 

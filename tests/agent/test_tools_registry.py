@@ -219,7 +219,10 @@ async def registry_of(*tools: ToolDef, outcome: Any = None) -> tuple[ToolRegistr
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
-        ('{"key": ', """The arguments were not valid JSON: Expecting value at position 8 of '{"key": '."""),
+        (
+            '{"key": ',
+            """The arguments were not valid JSON: Expecting value at position 8 of '{"key": '.""",
+        ),
         ("[1, 2]", "The arguments must be a JSON object, not an array."),
         ('"key"', "The arguments must be a JSON object, not a string."),
         ("42", "The arguments must be a JSON object, not a int."),

@@ -61,7 +61,9 @@ async def test_eviction_in_the_middle_of_50_chats_across_3_models(tmp_path: Path
 async def test_healing_retries_once_then_raises_with_diagnostics(tmp_path: Path) -> None:
     sim = SimulatedLMStudio(jit=False, loaded=[QWEN])
     sim.fail_next(QWEN, SimError.no_models_loaded(), times=5)
-    async with Bridge(transport=sim.transport(), lms_path=no_lms(tmp_path), max_retries=0) as bridge:
+    async with Bridge(
+        transport=sim.transport(), lms_path=no_lms(tmp_path), max_retries=0
+    ) as bridge:
         with pytest.raises(lmbridge.ModelNotLoadedError) as caught:
             await bridge.chat(QWEN, "hi")
     chats = [r for r in sim.requests if r.path == "/v1/chat/completions"]
@@ -100,7 +102,9 @@ async def test_a_typo_is_model_not_found_with_suggestions_and_loads_nothing(tmp_
 
 async def test_auto_load_false_never_loads(tmp_path: Path) -> None:
     sim = SimulatedLMStudio(jit=True)  # JIT would load it if the request were sent
-    async with Bridge(transport=sim.transport(), lms_path=no_lms(tmp_path), auto_load=False) as bridge:
+    async with Bridge(
+        transport=sim.transport(), lms_path=no_lms(tmp_path), auto_load=False
+    ) as bridge:
         with pytest.raises(lmbridge.ModelNotLoadedError) as caught:
             await bridge.chat(QWEN, "hi")
     assert "load" in (caught.value.hint or "")
@@ -110,7 +114,9 @@ async def test_auto_load_false_never_loads(tmp_path: Path) -> None:
 
 async def test_auto_load_false_does_not_heal(tmp_path: Path) -> None:
     sim = SimulatedLMStudio(jit=False, loaded=[QWEN])
-    async with Bridge(transport=sim.transport(), lms_path=no_lms(tmp_path), auto_load=False) as bridge:
+    async with Bridge(
+        transport=sim.transport(), lms_path=no_lms(tmp_path), auto_load=False
+    ) as bridge:
         assert (await bridge.chat(QWEN, "hi")).text
         sim.evict(QWEN)
         bridge.models.invalidate()
