@@ -170,9 +170,9 @@ async def test_return_values_convert_to_text() -> None:
 
 
 async def test_annotated_descriptions_and_unannotated_parameters() -> None:
-    def tagged(
+    def tagged(  # type: ignore[no-untyped-def]  # `anything` is unannotated on purpose
         name: Annotated[str, pydantic.Field(description="who")],
-        anything,  # type: ignore[no-untyped-def]
+        anything,
     ) -> str:
         return f"{name}:{anything!r}"
 

@@ -203,7 +203,7 @@ async def test_tool_list_is_cached_until_refresh() -> None:
 
 
 async def test_missing_or_partial_schemas_become_object_schemas() -> None:
-    pages = {
+    pages: dict[str | None, dict[str, list[object]]] = {
         None: {"tools": [{"name": "bare"}, {"name": "typed", "inputSchema": {"type": "object"}}]}
     }
 

@@ -111,6 +111,7 @@ async def test_two_time_servers_get_namespaced_names(open_time_session: SessionO
         assert "work__get_current_time" in named
         route = named.get("work__get_current_time")
         assert route is not None
+        assert isinstance(route.toolset, MCPToolset)
         assert route.toolset.session is second
         outcome = await named.call("work__get_current_time", {"timezone": "Asia/Tokyo"})
         assert not outcome.is_error

@@ -15,14 +15,19 @@ import anyio
 import httpx
 
 from lmbridge import ToolCall
-from tests.integration.fewshot import GET_TIME, get_time_tool, tool_call_fewshot_messages
+from tests.integration.fewshot import (
+    DEFAULT_QUESTION,
+    GET_TIME,
+    get_time_tool,
+    tool_call_fewshot_messages,
+)
 
 if TYPE_CHECKING:
     from lmbridge import Bridge
 
 SEED = 7
 DETERMINISTIC: dict[str, Any] = {"temperature": 0, "seed": SEED}
-"""Sampling options for every request: the same prompt gives the same tokens."""
+"""Sampling options for every request: greedy and seeded, so replies repeat from run to run."""
 
 KEEP_GOING: dict[str, Any] = {"ignore_eos": True}
 """``extra_body`` for llama-server: generate all ``max_tokens`` even past an end-of-turn token."""
@@ -38,6 +43,11 @@ PARALLEL_TOKENS = 200
 
 REQUEST_TIMEOUT_S = 120.0
 """Read timeout of the test Bridges: generous, the machine may be loaded."""
+
+SLOW_MACHINE_S = 240.0
+"""Guard for a test that makes the model generate: normally seconds, but with the two cores
+oversubscribed llama-server slows down tenfold and more. Such modules raise pytest's per-test
+timeout above this."""
 
 GET_WEATHER = "get_weather"
 
@@ -66,37 +76,39 @@ def pool_states(bridge: Bridge) -> list[str]:
     return states
 
 
-async def slots_busy(llama_url: str, *, settle_s: float = 5.0) -> list[int]:
-    """Wait up to ``settle_s`` seconds for llama-server's slots to go idle; return those still busy.
+async def running_tasks(llama_url: str) -> set[int]:
+    """The ids of the tasks llama-server's slots are processing right now (``GET /slots``)."""
+    async with httpx.AsyncClient(base_url=llama_url, timeout=30.0) as client:
+        response = await client.get("/slots")
+    response.raise_for_status()
+    return {slot["id_task"] for slot in response.json() if slot["is_processing"]}
 
-    A slot keeps generating until the server notices that its client went away, so an empty list
-    after a client cut a stream short means the server noticed and stopped.
+
+async def still_running(llama_url: str, tasks: set[int], *, settle_s: float = 5.0) -> set[int]:
+    """Wait up to ``settle_s`` seconds for ``tasks`` to end; return those still running.
+
+    A slot goes on generating until the server notices that its client went away, so an empty
+    set soon after a client cut its stream short means the server noticed and stopped. (The
+    replies the tests cut short are many seconds from their end.)
     """
-    busy: list[int] = []
-    async with httpx.AsyncClient(base_url=llama_url, timeout=10.0) as client:
-        with anyio.move_on_after(settle_s):
-            while True:
-                response = await client.get("/slots")
-                response.raise_for_status()
-                busy = [slot["id"] for slot in response.json() if slot["is_processing"]]
-                if not busy:
-                    break
+    left = set(tasks)
+    with anyio.move_on_after(settle_s):
+        while left:
+            left &= await running_tasks(llama_url)
+            if left:
                 await anyio.sleep(0.1)
-    return busy
+    return left
 
 
-def renamed_tool(tool: dict[str, Any], name: str) -> dict[str, Any]:
-    """Return ``tool`` (an OpenAI-format definition) under another function name."""
-    return {**tool, "function": {**tool["function"], "name": name}}
-
-
-def fewshot_messages(tool_name: str = GET_TIME) -> list[dict[str, Any]]:
+def fewshot_messages(
+    tool_name: str = GET_TIME, question: str = DEFAULT_QUESTION
+) -> list[dict[str, Any]]:
     """Return :func:`tool_call_fewshot_messages` with the example calls made to ``tool_name``.
 
     The examples pass one ``timezone`` argument, which fits both the fixtures' ``get_time`` and
     mcp-server-time's ``get_current_time``.
     """
-    messages = tool_call_fewshot_messages()
+    messages = tool_call_fewshot_messages(question)
     for message in messages:
         for call in message.get("tool_calls", ()):
             call["function"]["name"] = tool_name
@@ -150,7 +162,9 @@ def parallel_fewshot_messages() -> list[dict[str, Any]]:
             {"role": "tool", "tool_call_id": weather_id, "content": weather},
             {"role": "assistant", "content": f"It is {time} in {city}, and {weather}."},
         ]
-    messages.append({"role": "user", "content": "What time is it in Tokyo, and what is the weather?"})
+    messages.append(
+        {"role": "user", "content": "What time is it in Tokyo, and what is the weather?"}
+    )
     return messages
 
 

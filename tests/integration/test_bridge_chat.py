@@ -10,16 +10,19 @@ from lmbridge import (
     ChatResult,
     ModelMismatchWarning,
     TextDelta,
-    ToolCallDelta,
     UsageReport,
 )
 from tests.integration.bridge_support import (
     DETERMINISTIC,
     KEEP_GOING,
     SHORT,
+    SLOW_MACHINE_S,
     pool_states,
-    slots_busy,
+    running_tasks,
+    still_running,
 )
+
+pytestmark = pytest.mark.timeout(SLOW_MACHINE_S + 60)
 
 LONG = 1000  # max_tokens of a reply still running long after the test cuts it (~30 s of tokens)
 
@@ -57,26 +60,25 @@ async def test_stream_yields_text_then_usage_and_the_same_result(
     assert_complete(result, model_name)
     assert result.usage == last.usage
     assert result.text == "".join(event.text for event in deltas if isinstance(event, TextDelta))
-    # The same request, not streamed, gives the same tokens (temperature 0, fixed seed).
-    plain = await bridge.chat(model_name, "Say hello.", max_tokens=SHORT, **DETERMINISTIC)
-    assert (plain.text, plain.finish_reason) == (result.text, result.finish_reason)
-    assert plain.usage is not None and plain.usage.completion_tokens == last.usage.completion_tokens
     assert "active" not in pool_states(bridge)
 
 
 async def test_breaking_out_after_the_first_delta_frees_the_connection(
     bridge: Bridge, model_name: str, llama_url: str
 ) -> None:
+    ours: set[int] = set()
     async with bridge.stream(
         model_name, "Tell a story.", max_tokens=LONG, extra_body=KEEP_GOING, **DETERMINISTIC
     ) as s:
         async for event in s:
             if isinstance(event, TextDelta):
+                ours = await running_tasks(llama_url)
                 break
         assert pool_states(bridge) == ["active"], "the reply is still coming"
 
+    assert ours, "the server was generating the reply"
     assert "active" not in pool_states(bridge)
-    assert await slots_busy(llama_url) == [], "the server saw the client go and stopped generating"
+    assert await still_running(llama_url, ours) == set(), "the server saw us go and stopped"
     after = await bridge.chat(model_name, "Say hello.", max_tokens=SHORT, **DETERMINISTIC)
     assert_complete(after, model_name)
     assert "active" not in pool_states(bridge)
@@ -85,22 +87,25 @@ async def test_breaking_out_after_the_first_delta_frees_the_connection(
 async def test_cancelling_mid_stream_frees_the_connection(
     bridge: Bridge, model_name: str, llama_url: str
 ) -> None:
-    received: list[TextDelta | ToolCallDelta | UsageReport | object] = []
-    with anyio.move_on_after(90) as scope:
+    received: list[object] = []
+    ours: set[int] = set()
+    with anyio.move_on_after(SLOW_MACHINE_S) as scope:
         async with bridge.stream(
             model_name, "Tell a story.", max_tokens=LONG, extra_body=KEEP_GOING, **DETERMINISTIC
         ) as stream:
             async for event in stream:
                 received.append(event)
                 if len(received) == 1:
+                    ours = await running_tasks(llama_url)
                     # Cancel a moment after the first delta, while the tokens keep coming.
                     scope.deadline = anyio.current_time() + 0.3
 
     assert scope.cancelled_caught
     assert received and all(isinstance(event, TextDelta) for event in received)
     assert len(received) < LONG
+    assert ours, "the server was generating the reply"
     assert "active" not in pool_states(bridge)
-    assert await slots_busy(llama_url) == [], "the server saw the client go and stopped generating"
+    assert await still_running(llama_url, ours) == set(), "the server saw us go and stopped"
     after = await bridge.chat(model_name, "Say hello.", max_tokens=SHORT, **DETERMINISTIC)
     assert_complete(after, model_name)
 
@@ -114,7 +119,7 @@ async def test_sixteen_concurrent_streams_share_two_slots(bridge: Bridge, model_
         ) as stream:
             results[number] = await stream.result()
 
-    with anyio.fail_after(150):
+    with anyio.fail_after(SLOW_MACHINE_S):
         async with anyio.create_task_group() as group:
             for number in range(16):
                 group.start_soon(one, number)

@@ -21,6 +21,7 @@ from tests.integration.bridge_support import (
     KEEP_GOING,
     REQUEST_TIMEOUT_S,
     SHORT,
+    SLOW_MACHINE_S,
     pool_states,
 )
 from tests.integration.llama_server import free_loopback_port
@@ -29,6 +30,8 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from tests.integration.llama_server import PrivateLlamaServer
+
+pytestmark = pytest.mark.timeout(SLOW_MACHINE_S + 60)
 
 # The main server has 8192 tokens of context over 2 slots: 4096 per request. About 9000 tokens:
 OVERLONG_PROMPT = "lorem ipsum dolor sit amet " * 1800
@@ -98,7 +101,7 @@ async def test_a_server_killed_mid_stream_is_a_stream_error(
     server = private_llama_server
     received: list[object] = []
     async with Bridge(server.url, lms_path=missing_lms, timeout=REQUEST_TIMEOUT_S) as bridge:
-        with anyio.fail_after(90), pytest.raises(StreamError) as caught:
+        with anyio.fail_after(SLOW_MACHINE_S), pytest.raises(StreamError) as caught:
             async with bridge.stream(
                 model_name, "Tell a story.", max_tokens=1000, extra_body=KEEP_GOING
             ) as stream:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import warnings
+from typing import Any
 
 import pytest
 import respx
@@ -16,8 +17,9 @@ from tests.transport.helpers import MODEL, completion
 CHAT = "/v1/chat/completions"
 
 
-def sent(route: respx.Route) -> dict:  # type: ignore[type-arg]
-    return json.loads(route.calls.last.request.content)
+def sent(route: respx.Route) -> dict[str, Any]:
+    body: dict[str, Any] = json.loads(route.calls.last.request.content)
+    return body
 
 
 async def test_string_prompt_and_options_are_sent(bridge: Bridge, server: respx.MockRouter) -> None:
@@ -89,8 +91,12 @@ async def test_bad_messages_are_rejected_before_sending(
     ids=["reasoning_content", "reasoning", "inline-think", "reasoning-only", "think-not-at-start"],
 )
 async def test_reasoning_shapes(
-    bridge: Bridge, server: respx.MockRouter, message: dict, reasoning: str | None, text: str
-) -> None:  # type: ignore[type-arg]
+    bridge: Bridge,
+    server: respx.MockRouter,
+    message: dict[str, Any],
+    reasoning: str | None,
+    text: str,
+) -> None:
     server.post(CHAT).respond(200, json=completion(message))
     result = await bridge.chat(MODEL, "q")
     assert result.reasoning == reasoning

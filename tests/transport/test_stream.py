@@ -93,8 +93,12 @@ async def test_stream_without_usage_is_tolerated(bridge: Bridge, server: respx.M
     ids=["reasoning_content", "reasoning", "inline-think-split-tags"],
 )
 async def test_reasoning_shapes_stream(
-    bridge: Bridge, server: respx.MockRouter, deltas: list, reasoning: str, text: str
-) -> None:  # type: ignore[type-arg]
+    bridge: Bridge,
+    server: respx.MockRouter,
+    deltas: list[dict[str, str]],
+    reasoning: str,
+    text: str,
+) -> None:
     events, result = await collect(
         bridge, server, sse(*(chunk(d) for d in deltas), chunk(finish="stop"))
     )
@@ -204,15 +208,19 @@ async def test_missing_done_and_finish_reason_is_an_error(
     ],
 )
 async def test_in_stream_error_becomes_typed_error(
-    bridge: Bridge, server: respx.MockRouter, error: object, expected: type
-) -> None:  # type: ignore[type-arg]
+    bridge: Bridge,
+    server: respx.MockRouter,
+    error: object,
+    expected: type[lmbridge.LMBridgeError],
+) -> None:
     server.post(CHAT).mock(
         return_value=sse_response(sse(chunk({"content": "a"}), {"error": error}, done=False))
     )
-    seen = []
+    seen: list[TextDelta] = []
     async with bridge.stream(MODEL, "hi") as stream:
         with pytest.raises(expected) as caught:
             async for event in stream:
+                assert isinstance(event, TextDelta)
                 seen.append(event)
     assert caught.value.model == MODEL
     assert [e.text for e in seen] == ["a"]

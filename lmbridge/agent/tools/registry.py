@@ -31,8 +31,9 @@ DEFAULT_MAX_RESULT_CHARS = 20_000
 _MAX_MESSAGE_CHARS = 1_000
 _MAX_LISTED_NAMES = 50
 
-ToolSource = Toolset | MCPSession | Callable[..., Any]
-"""What :meth:`ToolRegistry.build` accepts: a toolset, an MCP ``ClientSession``, or a function."""
+ToolSource = Toolset | MCPSession | FunctionTool | Callable[..., Any]
+"""What :meth:`ToolRegistry.build` accepts: a toolset, an MCP ``ClientSession``, a function, or
+one prepared with :func:`function_tool`."""
 
 
 @dataclass(frozen=True)
