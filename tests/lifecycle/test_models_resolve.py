@@ -111,3 +111,13 @@ def test_resolve_same_name_from_two_publishers_is_ambiguous() -> None:
 
     with pytest.raises(ModelNotFoundError, match="ambiguous"):
         resolve("qwen3-4b", models)
+
+
+async def test_a_key_without_publisher_is_suggested_once(make_manager: MakeManager) -> None:
+    from lmbridge.testing import SimModel
+
+    sim = SimulatedLMStudio(models=[SimModel(key="gemma-3-270m"), SimModel(key="qwen/qwen3-4b")])
+    manager = make_manager(sim)
+    with pytest.raises(ModelNotFoundError) as caught:
+        await manager.get("gemma-3-207m")
+    assert caught.value.suggestions == ["gemma-3-270m"]
