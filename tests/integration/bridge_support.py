@@ -23,7 +23,7 @@ from tests.integration.fewshot import (
 )
 
 if TYPE_CHECKING:
-    from lmbridge import Bridge
+    pass
 
 SEED = 7
 DETERMINISTIC: dict[str, Any] = {"temperature": 0, "seed": SEED}
@@ -60,20 +60,6 @@ call, one or more ``get_weather`` calls, then starts over with ``get_time`` unti
 at least two complete calls and makes the server report ``finish_reason: "tool_calls"``. (The
 plain ``"</tool_call>"`` stop would end the reply after the first call.)
 """
-
-
-def pool_states(bridge: Bridge) -> list[str]:
-    """``"active"``, ``"idle"`` or ``"closed"`` for each connection in the Bridge's pool."""
-    pool = bridge.http.http_client._transport._pool  # type: ignore[attr-defined]
-    states = []
-    for connection in pool.connections:
-        if connection.is_closed():
-            states.append("closed")
-        elif connection.is_idle():
-            states.append("idle")
-        else:
-            states.append("active")
-    return states
 
 
 async def running_tasks(llama_url: str) -> set[int]:

@@ -17,10 +17,10 @@ from tests.integration.bridge_support import (
     KEEP_GOING,
     SHORT,
     SLOW_MACHINE_S,
-    pool_states,
     running_tasks,
     still_running,
 )
+from tests.pool import pool_states
 
 pytestmark = pytest.mark.timeout(SLOW_MACHINE_S + 60)
 

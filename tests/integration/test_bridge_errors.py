@@ -22,9 +22,9 @@ from tests.integration.bridge_support import (
     REQUEST_TIMEOUT_S,
     SHORT,
     SLOW_MACHINE_S,
-    pool_states,
 )
 from tests.integration.llama_server import free_loopback_port
+from tests.pool import pool_states
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -24,9 +24,9 @@ from tests.integration.bridge_support import (
     fewshot_messages,
     parallel_fewshot_messages,
     parallel_tools,
-    pool_states,
 )
 from tests.integration.fewshot import GET_TIME, TOOL_CALL_STOP, get_time_tool
+from tests.pool import pool_states
 
 pytestmark = pytest.mark.timeout(SLOW_MACHINE_S + 60)
 

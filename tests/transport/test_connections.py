@@ -11,23 +11,10 @@ import pytest
 import lmbridge
 from lmbridge import Bridge, TextDelta
 from lmbridge.testing import Reply, SimulatedLMStudio
+from tests.pool import pool_states
 
 MODEL = "qwen/qwen3-4b"
 LONG = Reply("word " * 400, chunk_size=5, chunk_delay=0.005)
-
-
-def pool_states(bridge: Bridge) -> list[str]:
-    """'active', 'idle' or 'closed' for each connection in the Bridge's pool."""
-    pool = bridge.http.http_client._transport._pool  # type: ignore[attr-defined]
-    states = []
-    for connection in pool.connections:
-        if connection.is_closed():
-            states.append("closed")
-        elif connection.is_idle():
-            states.append("idle")
-        else:
-            states.append("active")
-    return states
 
 
 @asynccontextmanager
