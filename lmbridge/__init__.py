@@ -36,6 +36,9 @@ _EXPORTS: dict[str, str] = {
     "ToolCallReady": "lmbridge.results",
     "UsageReport": "lmbridge.results",
     "ChatStream": "lmbridge.streams",
+    "ChatOptions": "lmbridge.options",
+    "SamplingOptions": "lmbridge.options",
+    "RequestOptions": "lmbridge.options",
     # transport
     "RetryPolicy": "lmbridge.transport.retry",
     "HTTPTransport": "lmbridge.transport.client",
@@ -49,6 +52,7 @@ _EXPORTS: dict[str, str] = {
     "LmsCli": "lmbridge.lifecycle.lms",
     # agents
     "AgentResult": "lmbridge.agent.result",
+    "AgentSettings": "lmbridge.agent.options",
     "AgentRun": "lmbridge.agent.run",
     "AgentEvent": "lmbridge.agent.events",
     "ToolCallRecord": "lmbridge.agent.result",
@@ -107,13 +111,12 @@ if TYPE_CHECKING:
     from lmbridge.agent.events import (
         AgentEvent as AgentEvent,
     )
+    from lmbridge.agent.options import (
+        AgentSettings as AgentSettings,
+    )
     from lmbridge.agent.result import (
         AgentResult as AgentResult,
-    )
-    from lmbridge.agent.result import (
         StopReason as StopReason,
-    )
-    from lmbridge.agent.result import (
         ToolCallRecord as ToolCallRecord,
     )
     from lmbridge.agent.run import (
@@ -121,11 +124,7 @@ if TYPE_CHECKING:
     )
     from lmbridge.agent.tools.base import (
         ToolDef as ToolDef,
-    )
-    from lmbridge.agent.tools.base import (
         ToolOutcome as ToolOutcome,
-    )
-    from lmbridge.agent.tools.base import (
         Toolset as Toolset,
     )
     from lmbridge.agent.tools.errors import (
@@ -133,8 +132,6 @@ if TYPE_CHECKING:
     )
     from lmbridge.agent.tools.functions import (
         FunctionToolset as FunctionToolset,
-    )
-    from lmbridge.agent.tools.functions import (
         function_tool as function_tool,
     )
     from lmbridge.agent.tools.mcp import (
@@ -145,11 +142,7 @@ if TYPE_CHECKING:
     )
     from lmbridge.agent.tools.wrappers import (
         ApprovalToolset as ApprovalToolset,
-    )
-    from lmbridge.agent.tools.wrappers import (
         FilteredToolset as FilteredToolset,
-    )
-    from lmbridge.agent.tools.wrappers import (
         PrefixedToolset as PrefixedToolset,
     )
     from lmbridge.bridge import (
@@ -157,101 +150,37 @@ if TYPE_CHECKING:
     )
     from lmbridge.errors import (
         AgentRunCancelledError as AgentRunCancelledError,
-    )
-    from lmbridge.errors import (
         APIConnectionError as APIConnectionError,
-    )
-    from lmbridge.errors import (
         APIStatusError as APIStatusError,
-    )
-    from lmbridge.errors import (
         APITimeoutError as APITimeoutError,
-    )
-    from lmbridge.errors import (
         AuthenticationError as AuthenticationError,
-    )
-    from lmbridge.errors import (
         BadRequestError as BadRequestError,
-    )
-    from lmbridge.errors import (
         ConflictError as ConflictError,
-    )
-    from lmbridge.errors import (
         ConnectTimeoutError as ConnectTimeoutError,
-    )
-    from lmbridge.errors import (
         ContextLengthExceededError as ContextLengthExceededError,
-    )
-    from lmbridge.errors import (
         InsufficientMemoryError as InsufficientMemoryError,
-    )
-    from lmbridge.errors import (
         InvalidResponseError as InvalidResponseError,
-    )
-    from lmbridge.errors import (
         LMBridgeError as LMBridgeError,
-    )
-    from lmbridge.errors import (
         LmsArgumentError as LmsArgumentError,
-    )
-    from lmbridge.errors import (
         LmsError as LmsError,
-    )
-    from lmbridge.errors import (
         LmsNotFoundError as LmsNotFoundError,
-    )
-    from lmbridge.errors import (
         LmsTimeoutError as LmsTimeoutError,
-    )
-    from lmbridge.errors import (
         LmsUnreachableError as LmsUnreachableError,
-    )
-    from lmbridge.errors import (
         MCPConfigError as MCPConfigError,
-    )
-    from lmbridge.errors import (
         MCPError as MCPError,
-    )
-    from lmbridge.errors import (
         MCPServerStartError as MCPServerStartError,
-    )
-    from lmbridge.errors import (
         ModelError as ModelError,
-    )
-    from lmbridge.errors import (
         ModelMismatchWarning as ModelMismatchWarning,
-    )
-    from lmbridge.errors import (
         ModelNotFoundError as ModelNotFoundError,
-    )
-    from lmbridge.errors import (
         ModelNotLoadedError as ModelNotLoadedError,
-    )
-    from lmbridge.errors import (
         NotFoundError as NotFoundError,
-    )
-    from lmbridge.errors import (
         RateLimitError as RateLimitError,
-    )
-    from lmbridge.errors import (
         ReadTimeoutError as ReadTimeoutError,
-    )
-    from lmbridge.errors import (
         ServerError as ServerError,
-    )
-    from lmbridge.errors import (
         StreamError as StreamError,
-    )
-    from lmbridge.errors import (
         StructuredOutputError as StructuredOutputError,
-    )
-    from lmbridge.errors import (
         ToolListingError as ToolListingError,
-    )
-    from lmbridge.errors import (
         UnprocessableEntityError as UnprocessableEntityError,
-    )
-    from lmbridge.errors import (
         WrongModelTypeError as WrongModelTypeError,
     )
     from lmbridge.lifecycle.lms import (
@@ -262,8 +191,6 @@ if TYPE_CHECKING:
     )
     from lmbridge.lifecycle.types import (
         LoadedInstance as LoadedInstance,
-    )
-    from lmbridge.lifecycle.types import (
         ModelInfo as ModelInfo,
     )
     from lmbridge.mcp_config import (
@@ -272,40 +199,23 @@ if TYPE_CHECKING:
     from lmbridge.messages import (
         Message as Message,
     )
+    from lmbridge.options import (
+        ChatOptions as ChatOptions,
+        RequestOptions as RequestOptions,
+        SamplingOptions as SamplingOptions,
+    )
     from lmbridge.results import (
         ChatResult as ChatResult,
-    )
-    from lmbridge.results import (
         CompletionResult as CompletionResult,
-    )
-    from lmbridge.results import (
         EmbeddingResult as EmbeddingResult,
-    )
-    from lmbridge.results import (
         ReasoningDelta as ReasoningDelta,
-    )
-    from lmbridge.results import (
         ResponseResult as ResponseResult,
-    )
-    from lmbridge.results import (
         StreamEvent as StreamEvent,
-    )
-    from lmbridge.results import (
         TextDelta as TextDelta,
-    )
-    from lmbridge.results import (
         ToolCall as ToolCall,
-    )
-    from lmbridge.results import (
         ToolCallDelta as ToolCallDelta,
-    )
-    from lmbridge.results import (
         ToolCallReady as ToolCallReady,
-    )
-    from lmbridge.results import (
         Usage as Usage,
-    )
-    from lmbridge.results import (
         UsageReport as UsageReport,
     )
     from lmbridge.streams import (
@@ -319,11 +229,7 @@ if TYPE_CHECKING:
     )
     from lmbridge.transport.sse import (
         ServerSentEvent as ServerSentEvent,
-    )
-    from lmbridge.transport.sse import (
         SSEDecoder as SSEDecoder,
-    )
-    from lmbridge.transport.sse import (
         SSEEventTooLargeError as SSEEventTooLargeError,
     )
 

@@ -17,6 +17,7 @@ from lmbridge import errors
 from lmbridge.lifecycle.lms import LmsCli
 from lmbridge.lifecycle.models import ModelManager
 from lmbridge.messages import MessagesArg, normalize_messages
+from lmbridge.options import ChatOptions, RequestOptions, SamplingOptions, sampling_body
 from lmbridge.results import (
     ChatResult,
     CompletionResult,
@@ -46,6 +47,7 @@ __all__ = ["Bridge"]
 
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
+B = TypeVar("B", bound=BaseModel)
 ModelKind = Literal["llm", "embedding"]
 
 _HEALABLE = (errors.ModelNotLoadedError, errors.ModelNotFoundError)
@@ -180,6 +182,31 @@ class Bridge:
                 raise
             raise await self.models.diagnose(model, second) from second
 
+    async def _post_model(
+        self,
+        path: str,
+        body: Mapping[str, Any],
+        into: type[B],
+        *,
+        model: str,
+        kind: ModelKind,
+        options: Mapping[str, Any],
+    ) -> tuple[str, B]:
+        """POST ``body`` for ``model`` under the model guard; the name sent, and the answer."""
+
+        async def send(name: str) -> tuple[str, B]:
+            response = await self._http.request(
+                "POST",
+                path,
+                body={**body, "model": name},
+                model=name,
+                timeout=options.get("timeout"),
+                max_retries=options.get("max_retries"),
+            )
+            return name, decode_body(response, into, model=name)
+
+        return await self._guarded(model, kind, send)
+
     def _check_model(self, requested: str, answered: str | None) -> None:
         if not self._warn_mismatch or not answered:
             return
@@ -201,38 +228,15 @@ class Bridge:
         self,
         model: str,
         messages: MessagesArg,
-        *,
-        temperature: float | None,
-        max_tokens: int | None,
-        top_p: float | None,
-        top_k: int | None,
-        stop: str | Sequence[str] | None,
-        seed: int | None,
-        tools: Sequence[Mapping[str, Any]] | None,
-        tool_choice: str | Mapping[str, Any] | None,
         response_format: ResponseFormat | None,
-        ttl: int | None,
-        extra_body: Mapping[str, Any] | None,
+        options: Mapping[str, Any],
     ) -> dict[str, Any]:
         if not isinstance(model, str) or not model.strip():
             raise ValueError("model must be a non-empty string")
         body: dict[str, Any] = {"model": model, "messages": normalize_messages(messages)}
-        options = {
-            "temperature": temperature,
-            "max_tokens": max_tokens,
-            "top_p": top_p,
-            "top_k": top_k,
-            "stop": [stop] if isinstance(stop, str) else (list(stop) if stop is not None else None),
-            "seed": seed,
-            "tools": [dict(tool) for tool in tools] if tools else None,
-            "tool_choice": tool_choice,
-            "ttl": ttl,
-        }
-        body.update({key: value for key, value in options.items() if value is not None})
         if response_format is not None:
             body["response_format"] = response_format_body(response_format)
-        if extra_body:
-            body.update(extra_body)
+        body.update(sampling_body(options))
         return body
 
     def _finalizer(
@@ -267,18 +271,7 @@ class Bridge:
         messages: MessagesArg,
         *,
         response_format: type[M],
-        temperature: float | None = None,
-        max_tokens: int | None = None,
-        top_p: float | None = None,
-        top_k: int | None = None,
-        stop: str | Sequence[str] | None = None,
-        seed: int | None = None,
-        tools: Sequence[Mapping[str, Any]] | None = None,
-        tool_choice: str | Mapping[str, Any] | None = None,
-        ttl: int | None = None,
-        timeout: TimeoutArg = None,
-        max_retries: int | None = None,
-        extra_body: Mapping[str, Any] | None = None,
+        **options: Unpack[ChatOptions],
     ) -> ChatResult[M]: ...
 
     @overload
@@ -288,18 +281,7 @@ class Bridge:
         messages: MessagesArg,
         *,
         response_format: Mapping[str, Any] | None = None,
-        temperature: float | None = None,
-        max_tokens: int | None = None,
-        top_p: float | None = None,
-        top_k: int | None = None,
-        stop: str | Sequence[str] | None = None,
-        seed: int | None = None,
-        tools: Sequence[Mapping[str, Any]] | None = None,
-        tool_choice: str | Mapping[str, Any] | None = None,
-        ttl: int | None = None,
-        timeout: TimeoutArg = None,
-        max_retries: int | None = None,
-        extra_body: Mapping[str, Any] | None = None,
+        **options: Unpack[ChatOptions],
     ) -> ChatResult[Any]: ...
 
     async def chat(
@@ -308,18 +290,7 @@ class Bridge:
         messages: MessagesArg,
         *,
         response_format: ResponseFormat | None = None,
-        temperature: float | None = None,
-        max_tokens: int | None = None,
-        top_p: float | None = None,
-        top_k: int | None = None,
-        stop: str | Sequence[str] | None = None,
-        seed: int | None = None,
-        tools: Sequence[Mapping[str, Any]] | None = None,
-        tool_choice: str | Mapping[str, Any] | None = None,
-        ttl: int | None = None,
-        timeout: TimeoutArg = None,
-        max_retries: int | None = None,
-        extra_body: Mapping[str, Any] | None = None,
+        **options: Unpack[ChatOptions],
     ) -> ChatResult[Any]:
         """Ask ``model`` for a reply (``POST /v1/chat/completions``).
 
@@ -329,53 +300,20 @@ class Bridge:
                 messages (dicts in OpenAI chat format, ``Message`` objects, earlier results).
             response_format: a pydantic model class (the result's ``parsed`` is an instance), a
                 JSON schema, or an OpenAI ``response_format`` dict.
-            temperature: sampling temperature.
-            max_tokens: the most tokens to generate (``-1``: no limit, on LM Studio).
-            top_p: nucleus sampling.
-            top_k: top-k sampling (LM Studio, llama.cpp).
-            stop: a stop string or several.
-            seed: a seed for reproducible sampling.
-            tools: function tools in OpenAI chat format.
-            tool_choice: ``"auto"``, ``"none"``, ``"required"`` or a named function.
-            ttl: seconds of idle time before LM Studio unloads a model this request JIT-loads.
-            timeout: this call's read timeout in seconds, or an ``httpx.Timeout``.
-            max_retries: this call's retries (default: the Bridge's).
-            extra_body: more fields to send as they are.
+            **options: see :class:`~lmbridge.ChatOptions`: ``temperature``, ``max_tokens``,
+                ``top_p``, ``top_k``, ``stop``, ``seed``, ``tools``, ``tool_choice``, ``ttl``,
+                ``timeout``, ``max_retries``, ``extra_body``.
 
         Raises:
             StructuredOutputError: the reply did not parse into ``response_format``.
             LMBridgeError: any other failure, typed (see the errors table).
         """
-        body = self._chat_body(
-            model,
-            messages,
-            temperature=temperature,
-            max_tokens=max_tokens,
-            top_p=top_p,
-            top_k=top_k,
-            stop=stop,
-            seed=seed,
-            tools=tools,
-            tool_choice=tool_choice,
-            response_format=response_format,
-            ttl=ttl,
-            extra_body=extra_body,
+        body = self._chat_body(model, messages, response_format, options)
+        name, completion = await self._post_model(
+            "/v1/chat/completions", body, ChatCompletion, model=model, kind="llm", options=options
         )
-
-        async def send(name: str) -> ChatResult[Any]:
-            response = await self._http.request(
-                "POST",
-                "/v1/chat/completions",
-                body={**body, "model": name},
-                model=name,
-                timeout=timeout,
-                max_retries=max_retries,
-            )
-            completion = decode_body(response, ChatCompletion, model=name)
-            return result_from_completion(completion, requested_model=name)
-
-        result = await self._guarded(model, "llm", send)
-        return self._finalizer(result.requested_model, response_format)(result)
+        result = result_from_completion(completion, requested_model=name)
+        return self._finalizer(name, response_format)(result)
 
     @asynccontextmanager
     async def stream(
@@ -384,18 +322,7 @@ class Bridge:
         messages: MessagesArg,
         *,
         response_format: ResponseFormat | None = None,
-        temperature: float | None = None,
-        max_tokens: int | None = None,
-        top_p: float | None = None,
-        top_k: int | None = None,
-        stop: str | Sequence[str] | None = None,
-        seed: int | None = None,
-        tools: Sequence[Mapping[str, Any]] | None = None,
-        tool_choice: str | Mapping[str, Any] | None = None,
-        ttl: int | None = None,
-        timeout: TimeoutArg = None,
-        max_retries: int | None = None,
-        extra_body: Mapping[str, Any] | None = None,
+        **options: Unpack[ChatOptions],
     ) -> AsyncIterator[ChatStream[Any]]:
         """Stream a reply: ``async with bridge.stream(model, messages) as s: async for event in s``.
 
@@ -405,21 +332,8 @@ class Bridge:
         gives the :class:`~lmbridge.ChatResult`. Leaving the block early, breaking out of the
         loop or cancelling the task closes the response.
         """
-        body = self._chat_body(
-            model,
-            messages,
-            temperature=temperature,
-            max_tokens=max_tokens,
-            top_p=top_p,
-            top_k=top_k,
-            stop=stop,
-            seed=seed,
-            tools=tools,
-            tool_choice=tool_choice,
-            response_format=response_format,
-            ttl=ttl,
-            extra_body=extra_body,
-        )
+        body = self._chat_body(model, messages, response_format, options)
+        timeout, max_retries = options.get("timeout"), options.get("max_retries")
         body["stream"] = True
         body["stream_options"] = {"include_usage": True}
         async with AsyncExitStack() as stack:
@@ -457,13 +371,13 @@ class Bridge:
         *,
         encoding_format: Literal["float", "base64"] = "float",
         dimensions: int | None = None,
-        timeout: TimeoutArg = None,
-        max_retries: int | None = None,
-        extra_body: Mapping[str, Any] | None = None,
+        **options: Unpack[RequestOptions],
     ) -> EmbeddingResult:
         """Embed one text or several (``POST /v1/embeddings``); vectors come back in input order.
 
         ``encoding_format="base64"`` moves less data; the vectors are decoded either way.
+        ``options``: ``timeout``, ``max_retries``, ``extra_body`` (see
+        :class:`~lmbridge.RequestOptions`).
         """
         texts = [input] if isinstance(input, str) else list(input)
         if not texts:
@@ -471,21 +385,15 @@ class Bridge:
         body: dict[str, Any] = {"model": model, "input": texts, "encoding_format": encoding_format}
         if dimensions is not None:
             body["dimensions"] = dimensions
-        if extra_body:
-            body.update(extra_body)
-
-        async def send(name: str) -> tuple[str, EmbeddingResponse]:
-            response = await self._http.request(
-                "POST",
-                "/v1/embeddings",
-                body={**body, "model": name},
-                model=name,
-                timeout=timeout,
-                max_retries=max_retries,
-            )
-            return name, decode_body(response, EmbeddingResponse, model=name)
-
-        model, parsed = await self._guarded(model, "embedding", send)
+        body.update(options.get("extra_body") or {})
+        model, parsed = await self._post_model(
+            "/v1/embeddings",
+            body,
+            EmbeddingResponse,
+            model=model,
+            kind="embedding",
+            options=options,
+        )
         items = sorted(parsed.data, key=lambda item: item.index)
         if len(items) != len(texts):
             raise errors.InvalidResponseError(
@@ -503,48 +411,16 @@ class Bridge:
         )
 
     async def complete(
-        self,
-        model: str,
-        prompt: str,
-        *,
-        temperature: float | None = None,
-        max_tokens: int | None = None,
-        top_p: float | None = None,
-        top_k: int | None = None,
-        stop: str | Sequence[str] | None = None,
-        seed: int | None = None,
-        ttl: int | None = None,
-        timeout: TimeoutArg = None,
-        max_retries: int | None = None,
-        extra_body: Mapping[str, Any] | None = None,
+        self, model: str, prompt: str, **options: Unpack[SamplingOptions]
     ) -> CompletionResult:
-        """Continue raw text with no chat template (``POST /v1/completions``)."""
-        body: dict[str, Any] = {"model": model, "prompt": prompt}
-        options = {
-            "temperature": temperature,
-            "max_tokens": max_tokens,
-            "top_p": top_p,
-            "top_k": top_k,
-            "stop": [stop] if isinstance(stop, str) else (list(stop) if stop is not None else None),
-            "seed": seed,
-            "ttl": ttl,
-        }
-        body.update({key: value for key, value in options.items() if value is not None})
-        if extra_body:
-            body.update(extra_body)
+        """Continue raw text with no chat template (``POST /v1/completions``).
 
-        async def send(name: str) -> tuple[str, TextCompletion]:
-            response = await self._http.request(
-                "POST",
-                "/v1/completions",
-                body={**body, "model": name},
-                model=name,
-                timeout=timeout,
-                max_retries=max_retries,
-            )
-            return name, decode_body(response, TextCompletion, model=name)
-
-        model, parsed = await self._guarded(model, "llm", send)
+        Takes the sampling options of :meth:`chat` (see :class:`~lmbridge.SamplingOptions`).
+        """
+        body: dict[str, Any] = {"model": model, "prompt": prompt, **sampling_body(options)}
+        model, parsed = await self._post_model(
+            "/v1/completions", body, TextCompletion, model=model, kind="llm", options=options
+        )
         self._check_model(model, parsed.model)
         choice = parsed.choices[0] if parsed.choices else None
         return CompletionResult(
@@ -567,15 +443,14 @@ class Bridge:
         reasoning_effort: Literal["low", "medium", "high"] | None = None,
         temperature: float | None = None,
         max_output_tokens: int | None = None,
-        timeout: TimeoutArg = None,
-        max_retries: int | None = None,
-        extra_body: Mapping[str, Any] | None = None,
+        **options: Unpack[RequestOptions],
     ) -> ResponseResult:
         """Use the stateful Responses API (``POST /v1/responses``, LM Studio 0.3.29+).
 
         Pass the returned ``id`` as ``previous_response_id`` to continue. ``tools`` may be in
         chat format (``{"type": "function", "function": {...}}``): they are flattened to the
-        format this endpoint requires.
+        format this endpoint requires. ``options``: ``timeout``, ``max_retries``,
+        ``extra_body`` (see :class:`~lmbridge.RequestOptions`).
         """
         body = build_responses_body(
             model,
@@ -586,21 +461,11 @@ class Bridge:
             reasoning_effort=reasoning_effort,
             temperature=temperature,
             max_output_tokens=max_output_tokens,
-            extra_body=extra_body,
+            extra_body=options.get("extra_body"),
         )
-
-        async def send(name: str) -> tuple[str, ResponseObject]:
-            response = await self._http.request(
-                "POST",
-                "/v1/responses",
-                body={**body, "model": name},
-                model=name,
-                timeout=timeout,
-                max_retries=max_retries,
-            )
-            return name, decode_body(response, ResponseObject, model=name)
-
-        model, parsed = await self._guarded(model, "llm", send)
+        model, parsed = await self._post_model(
+            "/v1/responses", body, ResponseObject, model=model, kind="llm", options=options
+        )
         self._check_model(model, parsed.model)
         return result_from_response(parsed, requested_model=model)
 

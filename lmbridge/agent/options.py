@@ -2,25 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from typing_extensions import TypedDict
-
-from lmbridge.transport.client import TimeoutArg
+from lmbridge.options import SamplingOptions
 
 __all__ = ["AgentOptions", "AgentSettings", "agent_options"]
 
 
-class AgentSettings(TypedDict, total=False):
+class AgentSettings(SamplingOptions, total=False):
     """Keyword options of :meth:`Bridge.run_agent <lmbridge.Bridge.run_agent>` and
     :meth:`Bridge.stream_agent <lmbridge.Bridge.stream_agent>`; every one is optional.
+
+    Besides these, the sampling options of :class:`~lmbridge.SamplingOptions` (``temperature``,
+    ``max_tokens``, ``top_p``, ``top_k``, ``stop``, ``seed``, ``ttl``, ``timeout``,
+    ``max_retries``, ``extra_body``) are passed to every model call.
 
     Attributes:
         system: a system prompt (replaces one at the start of the task's messages).
         max_rounds: the most model calls (default 20).
-        time_limit: wall-clock seconds for the whole run (default: none).
+        time_limit: wall-clock seconds for the rounds (default: none).
         token_budget: stop once this many tokens were used (default: none).
         tool_timeout: seconds one tool call may take; then the model is told it timed out
             (default 60).
@@ -29,15 +31,7 @@ class AgentSettings(TypedDict, total=False):
         loop_rounds: the same call in this many consecutive rounds is a loop (default 3).
         max_result_chars: longer tool results are cut, with a marker (default 20 000).
         pass_images: show images returned by tools to the model, for vision models.
-        tool_choice: passed to every model call.
-        temperature: passed to every model call (as are the options below).
-        max_tokens: the most tokens of each model reply.
-        top_p: nucleus sampling.
-        top_k: top-k sampling.
-        stop: stop strings.
-        seed: a sampling seed.
-        timeout: each model call's read timeout (seconds or ``httpx.Timeout``).
-        extra_body: more fields for every model call.
+        tool_choice: passed to every model call that offers tools.
     """
 
     system: str | None
@@ -51,26 +45,9 @@ class AgentSettings(TypedDict, total=False):
     max_result_chars: int | None
     pass_images: bool
     tool_choice: str | Mapping[str, Any] | None
-    temperature: float | None
-    max_tokens: int | None
-    top_p: float | None
-    top_k: int | None
-    stop: str | Sequence[str] | None
-    seed: int | None
-    timeout: TimeoutArg
-    extra_body: Mapping[str, Any] | None
 
 
-_CHAT_OPTIONS = (
-    "temperature",
-    "max_tokens",
-    "top_p",
-    "top_k",
-    "stop",
-    "seed",
-    "timeout",
-    "extra_body",
-)
+_CHAT_OPTIONS = SamplingOptions.__optional_keys__
 
 
 @dataclass(frozen=True)
