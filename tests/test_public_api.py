@@ -63,6 +63,6 @@ async def test_agent_options_are_checked_before_anything_runs() -> None:
 async def test_a_misspelt_chat_option_is_a_type_error_before_sending() -> None:
     async with lmbridge.Bridge("http://127.0.0.1:9", max_retries=0) as bridge:
         with pytest.raises(TypeError, match="temprature"):
-            await bridge.chat("m", "hi", temprature=0.1)  # type: ignore[call-arg]
+            await bridge.chat("m", "hi", temprature=0.1)  # type: ignore[call-overload]
         with pytest.raises(TypeError, match="max_token"):
             await bridge.complete("m", "hi", max_token=3)  # type: ignore[call-arg]
