@@ -6,8 +6,7 @@ import json
 from dataclasses import dataclass, field
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from lmbridge.errors import LMBridgeError, StreamError
 from lmbridge.transport.sse import ServerSentEvent, SSEDecoder, SSEEventTooLargeError

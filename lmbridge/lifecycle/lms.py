@@ -8,7 +8,6 @@ closed, a time budget, no process left behind) and that every failure becomes a 
 
 from __future__ import annotations
 
-import inspect
 import os
 import re
 from functools import partial
@@ -41,6 +40,7 @@ from lmbridge.lifecycle.lms_types import (
     instance_list_adapter,
     model_list_adapter,
 )
+from lmbridge.lifecycle.progress import ProgressCallback, report_progress
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -179,7 +179,7 @@ class LmsCli:
         context_length: int | None = None,
         gpu: str | float | None = None,
         identifier: str | None = None,
-        on_progress: Callable[[float], object] | None = None,
+        on_progress: ProgressCallback | None = None,
         timeout: float = 600.0,
     ) -> LmsLoadOutcome:
         """Load a NEW instance of ``key`` (``lms load <key> -y ...``).
@@ -221,19 +221,13 @@ class LmsCli:
 
         progress = ProgressParser()
 
-        async def report(fraction: float) -> None:
-            if on_progress is not None:
-                result = on_progress(fraction)
-                if inspect.isawaitable(result):
-                    await result
-
         async def on_stdout(text: str) -> None:
             for fraction in progress.feed(text):
-                await report(fraction)
+                await report_progress(on_progress, fraction)
 
         run = await self._checked(args, time_limit=timeout, on_stdout=on_stdout, model=key)
         if progress.last < 1.0:
-            await report(1.0)
+            await report_progress(on_progress, 1.0)
         return parse_load_outcome(run.stderr, run.stdout)
 
     async def unload(self, identifier: str | None = None, *, all_instances: bool = False) -> None:

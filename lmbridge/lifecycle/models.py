@@ -1,113 +1,38 @@
 """``bridge.models``: list, find, load and unload models, and keep requests pointed at loaded ones.
 
-See the "Model lifecycle" docs page for the LM Studio behaviour behind each rule here.
+:class:`ModelManager` is a facade over parts with one job each, sharing one cache:
+
+- :mod:`~lmbridge.lifecycle.cache`: listings, statuses and "loaded" confirmations, and their ages;
+- :mod:`~lmbridge.lifecycle.resolve`: what a name means;
+- :mod:`~lmbridge.lifecycle.loaders`: loading with ``lms``, the REST API or JIT;
+- :mod:`~lmbridge.lifecycle.unloading`: unloading, and checking that it worked;
+- :mod:`~lmbridge.lifecycle.guard`: the request path (prepare, heal, diagnose).
+
+See the "Model lifecycle" docs page for the LM Studio behaviour behind each rule.
 """
 
 from __future__ import annotations
 
 import builtins
-import contextlib
-import inspect
-import re
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-import anyio
-
-from lmbridge.errors import (
-    APIStatusError,
-    APITimeoutError,
-    InsufficientMemoryError,
-    LMBridgeError,
-    LmsNotFoundError,
-    ModelError,
-    ModelNotFoundError,
-    ModelNotLoadedError,
-    NotFoundError,
-    WrongModelTypeError,
-)
-from lmbridge.lifecycle.gate import LmsGate
-from lmbridge.lifecycle.listing import Lister, Listing, instance_from_lms, listing_from_lms
-from lmbridge.lifecycle.resolve import Resolved, find, not_found_error
-from lmbridge.lifecycle.singleflight import SingleFlight
-from lmbridge.lifecycle.types import ListingSource, LoadedInstance, ModelInfo, ModelType
+from lmbridge.lifecycle.access import ServerAccess
+from lmbridge.lifecycle.cache import StateCache
+from lmbridge.lifecycle.guard import RequestGuard
+from lmbridge.lifecycle.loaders import Loader, LoadOptions
+from lmbridge.lifecycle.progress import ProgressCallback
+from lmbridge.lifecycle.resolve import Resolver
+from lmbridge.lifecycle.types import ListingSource, LoadedInstance, ModelInfo, RequestKind
+from lmbridge.lifecycle.unloading import Unloader
 
 if TYPE_CHECKING:
+    from lmbridge.errors import LMBridgeError, ModelNotLoadedError
     from lmbridge.lifecycle.lms import LmsCli
     from lmbridge.lifecycle.rest import RestAPI
 
-__all__ = ["ModelManager", "RequestKind"]
-
-RequestKind = Literal["llm", "embedding"]
-"""What a request needs: a model that chats (``"llm"``, also served by a vlm) or one that embeds."""
-
-ProgressCallback = Callable[[float], object]
-T = TypeVar("T")
-
-_OUT_OF_MEMORY = re.compile(r"insufficient|requires approximately|out of memory", re.I)
-_REQUIRED_GB = re.compile(r"requires approximately\s+(\d+(?:\.\d+)?)\s*GB", re.I)
-_JIT_HINT = (
-    "Install the `lms` CLI (it ships with LM Studio: run LM Studio once, or pass "
-    "Bridge(lms_path=...)) so lmbridge can load models itself, or turn on JIT loading in LM Studio "
-    "(Developer > Server Settings > Just-in-Time model loading)."
-)
-
-
-@dataclass(frozen=True)
-class _LoadOptions:
-    ttl: int | None
-    context_length: int | None
-    gpu: str | float | None
-    identifier: str | None
-    on_progress: ProgressCallback | None
-
-    def unsupported(self, *, explicit_ttl: bool, supported: set[str]) -> list[str]:
-        given = {
-            "ttl": explicit_ttl,
-            "context_length": self.context_length is not None,
-            "gpu": self.gpu is not None,
-            "identifier": self.identifier is not None,
-        }
-        return [name for name, present in given.items() if present and name not in supported]
-
-
-def _guess_type(key: str) -> ModelType:
-    """For sources that do not say (``/v1/models``): embedding model ids name themselves."""
-    return "embedding" if "embed" in key.lower() else "llm"
-
-
-def _serves(model_type: ModelType | None, kind: RequestKind) -> bool:
-    if model_type is None:
-        return True
-    return (model_type == "embedding") == (kind == "embedding")
-
-
-def _pick(instances: list[LoadedInstance], key: str, wanted: str | None) -> LoadedInstance | None:
-    """The instance to use: the one asked for by identifier, else the one named like the key, else
-    an idle one, else any (a busy instance is loaded and takes the request; it queues)."""
-    mine = [instance for instance in instances if instance.model_key == key]
-    for preferred in (wanted, key):
-        for instance in mine:
-            if instance.identifier == preferred:
-                return instance
-    idle = [instance for instance in mine if not instance.busy]
-    candidates = idle or mine
-    return candidates[0] if candidates else None
-
-
-def _load_failure(key: str, exc: APIStatusError, *, via: str) -> LMBridgeError:
-    """The typed error for a load the server refused: out of memory, or not loaded."""
-    message = f"LM Studio could not load {key!r} through {via}: {exc.message}"
-    if _OUT_OF_MEMORY.search(exc.message):
-        required = _REQUIRED_GB.search(exc.message)
-        return InsufficientMemoryError(
-            message, required_gb=float(required.group(1)) if required else None, model=key
-        )
-    return ModelNotLoadedError(
-        message, model=key, url=exc.url, status_code=exc.status_code, body=exc.body
-    )
+__all__ = ["ModelManager", "ProgressCallback", "RequestKind"]
 
 
 class ModelManager:
@@ -146,25 +71,70 @@ class ModelManager:
         default_ttl: int | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._rest = rest
-        self._lms = lms
-        self._gate = LmsGate(lms=lms, base_url=rest.base_url)
-        self._lister = Lister(rest=rest, lms=lms, lms_usable=self._gate.usable)
-        self.auto_load = auto_load
-        self.listing_ttl = listing_ttl
-        self.confirm_ttl = confirm_ttl
-        self.load_timeout = load_timeout
-        self.default_ttl = default_ttl
-        self._clock = clock
-        # Cache generation: bumped by every invalidation, so a read that started before it cannot
-        # put its (older) answer back into the cache.
-        self._generation = 0
-        self._listing: tuple[float, Listing] | None = None
-        self._instances: tuple[float, list[LoadedInstance]] | None = None
-        self._reads: SingleFlight[Any] = SingleFlight()
-        self._loads: SingleFlight[LoadedInstance] = SingleFlight()
-        # (name, kind) -> (when confirmed, the identifier to send)
-        self._confirmed: dict[tuple[str, RequestKind], tuple[float, str]] = {}
+        server = ServerAccess.to(rest, lms)
+        self._cache = StateCache(
+            server=server, listing_ttl=listing_ttl, confirm_ttl=confirm_ttl, clock=clock
+        )
+        self._resolver = Resolver(server=server)
+        self._loader = Loader(
+            server=server, cache=self._cache, timeout=load_timeout, default_ttl=default_ttl
+        )
+        self._unloader = Unloader(server=server, cache=self._cache, resolver=self._resolver)
+        self._guard = RequestGuard(
+            server=server,
+            cache=self._cache,
+            resolver=self._resolver,
+            loader=self._loader,
+            auto_load=auto_load,
+        )
+
+    # --- settings: each lives in the part that uses it, so setting it here reaches that part -----
+
+    @property
+    def auto_load(self) -> bool:
+        """Whether requests for a downloaded but unloaded model load it first."""
+        return self._guard.auto_load
+
+    @auto_load.setter
+    def auto_load(self, value: bool) -> None:
+        self._guard.auto_load = value
+
+    @property
+    def listing_ttl(self) -> float:
+        """Seconds a model listing is reused before asking the server again."""
+        return self._cache.listing_ttl
+
+    @listing_ttl.setter
+    def listing_ttl(self, value: float) -> None:
+        self._cache.listing_ttl = value
+
+    @property
+    def confirm_ttl(self) -> float:
+        """Seconds a "this model is loaded" confirmation lets :meth:`prepare` return at once."""
+        return self._cache.confirm_ttl
+
+    @confirm_ttl.setter
+    def confirm_ttl(self, value: float) -> None:
+        self._cache.confirm_ttl = value
+
+    @property
+    def load_timeout(self) -> float:
+        """The budget in seconds for one load."""
+        return self._loader.timeout
+
+    @load_timeout.setter
+    def load_timeout(self, value: float) -> None:
+        self._loader.timeout = value
+
+    @property
+    def default_ttl(self) -> int | None:
+        """Idle seconds after which LM Studio unloads what this manager loads (``lms``, JIT),
+        unless a call passes ``ttl``."""
+        return self._loader.default_ttl
+
+    @default_ttl.setter
+    def default_ttl(self, value: int | None) -> None:
+        self._loader.default_ttl = value
 
     # --- public API ----------------------------------------------------------------------------
 
@@ -172,7 +142,7 @@ class ModelManager:
     def source(self) -> ListingSource | None:
         """Where listings come from: ``"/api/v1/models"``, ``"/api/v0/models"``, ``"lms"`` or
         ``"/v1/models"``; ``None`` until the first listing detected it."""
-        return self._lister.source
+        return self._cache.source
 
     async def list(self) -> builtins.list[ModelInfo]:
         """The downloaded models, each with its state and loaded instances.
@@ -187,7 +157,7 @@ class ModelManager:
             APIConnectionError: the server cannot be reached.
             LmsError: ``lms`` failed while it was the source.
         """
-        return [*(await self._listing_now()).models]
+        return [*(await self._cache.listing()).models]
 
     async def loaded(self) -> builtins.list[LoadedInstance]:
         """The loaded instances, with their status when ``lms`` can tell it.
@@ -200,7 +170,7 @@ class ModelManager:
             APIConnectionError: the server cannot be reached.
             LmsError: ``lms ps`` failed.
         """
-        return [*(await self._instances_now())]
+        return [*(await self._cache.instances())]
 
     async def get(self, name: str) -> ModelInfo:
         """The downloaded model ``name`` means.
@@ -216,7 +186,7 @@ class ModelManager:
                 ``/api/v0/models`` with JIT loading off), ``lms`` is not usable to list the
                 downloaded ones, and the name is not among them.
         """
-        return (await self._resolve(name, await self._listing_now())).model
+        return (await self._resolver.resolve(name, await self._cache.listing())).model
 
     async def ensure_loaded(
         self,
@@ -264,16 +234,16 @@ class ModelManager:
                 and ``lms`` is unavailable (the hint says what to install or enable).
             LmsError: ``lms load`` failed otherwise.
         """
-        listing = await self._listing_now()
-        resolved = await self._resolve(name, listing)
-        options = _LoadOptions(
-            ttl=ttl if ttl is not None else self.default_ttl,
+        listing = await self._cache.listing()
+        resolved = await self._resolver.resolve(name, listing)
+        options = LoadOptions(
+            ttl=ttl,
             context_length=context_length,
             gpu=gpu,
             identifier=identifier,
             on_progress=on_progress,
         )
-        return await self._ensure(resolved, listing, options, explicit_ttl=ttl is not None)
+        return await self._loader.ensure(resolved, listing, options)
 
     async def unload(self, identifier: str, *, all_instances: bool = False) -> builtins.list[str]:
         """Unload an instance (or, with ``all_instances=True``, every instance of its model).
@@ -291,48 +261,15 @@ class ModelManager:
             ModelError: the name matches several instances, or one is still listed afterwards.
             LmsNotFoundError: ``lms`` is not usable and the server has no REST unload (before 0.4).
         """
-        use_lms = await self._gate.usable()
-        if not use_lms and self._lister.source is None:
-            await self._listing_now()
-        if not use_lms and self._lister.source != "/api/v1/models":
-            raise LmsNotFoundError(
-                "Unloading needs the `lms` CLI or LM Studio's REST API (0.4+); neither is usable.",
-                model=identifier,
-            )
-        self._drop_cache()
-        instances = await self._instances_now()
-        targets = await self._unload_targets(identifier, instances, all_instances=all_instances)
-        for target in targets:
-            # Gone already (unloaded or evicted meanwhile) is fine: verified below.
-            with contextlib.suppress(ModelNotLoadedError, ModelNotFoundError):
-                if use_lms:
-                    await self._lms.unload(target.identifier)
-                else:
-                    await self._rest.post_json(
-                        "/api/v1/models/unload",
-                        {"instance_id": target.identifier},
-                        model=target.identifier,
-                    )
-        self.invalidate()
-        remaining = {instance.identifier for instance in await self._instances_now()}
-        still = [target.identifier for target in targets if target.identifier in remaining]
-        if still:
-            raise ModelError(
-                f"Still loaded after unloading: {', '.join(still)}.",
-                model=identifier,
-                hint="Check LM Studio's log; try `lms unload <identifier>` by hand.",
-            )
-        return [target.identifier for target in targets]
+        return await self._unloader.unload(identifier, all_instances=all_instances)
 
     def invalidate(self) -> None:
         """Forget cached listings and every confirmation: the next call asks the server again."""
-        self._drop_cache()
-        self._confirmed.clear()
+        self._cache.invalidate()
 
     def forget(self, model: str) -> None:
         """Drop the "loaded" confirmation of ``model`` so the next :meth:`prepare` checks again."""
-        self._confirmed.pop((model, "llm"), None)
-        self._confirmed.pop((model, "embedding"), None)
+        self._cache.forget(model)
 
     # --- for the facade, on every request ----------------------------------------------------
 
@@ -358,22 +295,7 @@ class ModelManager:
             becomes ``"google/gemma-3-4b"``), or ``model`` unchanged when the server cannot show
             state.
         """
-        confirmed = self._confirmed.get((model, kind))
-        if confirmed is not None and self._clock() - confirmed[0] < self.confirm_ttl:
-            return confirmed[1]
-        if self._lister.source == "/v1/models":
-            return model
-        listing = await self._listing_now()
-        if not listing.shows_state:
-            return model
-        resolved = await self._resolve(model, listing)
-        self._check_kind(model, resolved.model, kind)
-        if not self.auto_load and not resolved.model.instances:
-            raise self._not_loaded(model, resolved.model, listing)
-        instance = await self._ensure(
-            resolved, listing, self._default_options(), explicit_ttl=False
-        )
-        return self._confirm(model, kind, instance)
+        return await self._guard.prepare(model, kind=kind)
 
     async def heal(self, model: str, error: LMBridgeError, *, kind: RequestKind) -> str:
         """Called after a request for ``model`` failed with "not loaded" or "not found".
@@ -391,20 +313,7 @@ class ModelManager:
             ModelNotLoadedError: not loaded and ``auto_load`` is off, or loading failed.
             ModelError: the model's type does not serve ``kind``.
         """
-        self.forget(model)
-        self._drop_cache()
-        listing = await self._listing_now()
-        try:
-            resolved = await self._resolve(model, listing)
-            self._check_kind(model, resolved.model, kind)
-        except ModelError as exc:
-            raise exc from error
-        if not self.auto_load and not (listing.shows_state and resolved.model.instances):
-            raise self._not_loaded(model, resolved.model, listing) from error
-        instance = await self._ensure(
-            resolved, listing, self._default_options(), explicit_ttl=False
-        )
-        return self._confirm(model, kind, instance)
+        return await self._guard.heal(model, error, kind=kind)
 
     async def diagnose(self, model: str, error: LMBridgeError) -> ModelNotLoadedError:
         """Build the error for a request that failed again after :meth:`heal` and one retry.
@@ -412,358 +321,4 @@ class ModelManager:
         The error says what is loaded now, whether ``lms`` was found, and what to try. Gathering
         the diagnostics never raises: what could not be found out is reported as unknown.
         """
-        self.forget(model)
-        self._drop_cache()
-        lms_found = await self._lms.locate() is not None
-        loaded: builtins.list[str] | None
-        try:
-            loaded = [instance.identifier for instance in await self._instances_now()]
-        except LMBridgeError:
-            loaded = None
-        tips = []
-        if loaded is not None:
-            shown = ", ".join(loaded) if loaded else "nothing"
-            tips.append(f"Loaded now: {shown}.")
-            if loaded:
-                tips.append(
-                    "LM Studio may be evicting it for another model (auto-evict keeps one JIT-loaded "
-                    f"model): load it with `lms load {model}`, which is never auto-evicted, or turn "
-                    "auto-evict off."
-                )
-        if not lms_found:
-            tips.append("The `lms` CLI was not found; with it lmbridge loads models reliably.")
-        elif self._gate.problem:
-            tips.append(f"`lms` was found but not used: {self._gate.problem}")
-        tips.append("LM Studio's server log says why it did not serve the model.")
-        return ModelNotLoadedError(
-            f"{model!r} is still not available after loading it and retrying once: {error.message}",
-            loaded=loaded,
-            lms_found=lms_found,
-            model=model,
-            url=error.url,
-            status_code=error.status_code,
-            body=error.body,
-            hint=" ".join(tips),
-        )
-
-    # --- caches ----------------------------------------------------------------------------------
-
-    def _confirm(self, model: str, kind: RequestKind, instance: LoadedInstance) -> str:
-        self._confirmed[(model, kind)] = (self._clock(), instance.identifier)
-        return instance.identifier
-
-    def _drop_cache(self) -> None:
-        self._generation += 1
-        self._listing = None
-        self._instances = None
-
-    def _fresh(self, entry: tuple[float, Any] | None) -> bool:
-        return entry is not None and self._clock() - entry[0] < self.listing_ttl
-
-    async def _read(self, what: str, job: Callable[[], Awaitable[T]]) -> tuple[bool, T]:
-        """Run a read shared by concurrent callers; say whether its answer may be cached."""
-        generation = self._generation
-        result: T = await self._reads.run((what, generation), job)
-        return generation == self._generation, result
-
-    async def _listing_now(self) -> Listing:
-        if self._listing is not None and self._fresh(self._listing):
-            return self._listing[1]
-        current, listing = await self._read("listing", self._lister.fetch)
-        if current:
-            self._listing = (self._clock(), listing)
-        return listing
-
-    async def _instances_now(self) -> builtins.list[LoadedInstance]:
-        if self._lister.source == "lms" or not await self._gate.usable():
-            return (await self._listing_now()).instances
-        if self._instances is not None and self._fresh(self._instances):
-            return self._instances[1]
-        current, instances = await self._read("ps", self._ps)
-        if current:
-            self._instances = (self._clock(), instances)
-        return instances
-
-    async def _ps(self) -> builtins.list[LoadedInstance]:
-        return [instance_from_lms(row) for row in await self._lms.ps()]
-
-    # --- resolution ------------------------------------------------------------------------------
-
-    async def _resolve(self, name: str, listing: Listing) -> Resolved:
-        url = self._listing_url(listing)
-        found = find(name, listing.models, url=url)
-        if found is not None:
-            return found
-        keys = [model.key for model in listing.models]
-        if listing.complete:
-            raise not_found_error(name, keys, url=url)
-        # The listing may hold loaded models only (JIT loading off): ask lms for the downloaded ones.
-        if listing.source != "lms" and await self._gate.usable():
-            downloaded = listing_from_lms(await self._lms.ls(), [])
-            found = find(name, downloaded.models, url="lms ls")
-            if found is None:
-                raise not_found_error(
-                    name, [model.key for model in downloaded.models], url="lms ls"
-                )
-            return found
-        close = not_found_error(name, keys).suggestions
-        raise ModelNotLoadedError(
-            f"{name!r} is not in the server's model list, which may hold loaded models only (JIT "
-            "loading off): it may be downloaded but not loaded.",
-            model=name,
-            url=url,
-            lms_found=await self._lms.locate() is not None,
-            loaded=[instance.identifier for instance in listing.instances] or None,
-            hint=("Did you mean " + " or ".join(map(repr, close)) + "? " if close else "")
-            + "With the `lms` CLI usable, lmbridge could tell whether it is downloaded and load it; "
-            "otherwise load it in LM Studio or turn on JIT loading.",
-        )
-
-    def _listing_url(self, listing: Listing) -> str:
-        if listing.source == "lms":
-            return "lms ls"
-        return self._rest.base_url.rstrip("/") + listing.source
-
-    @staticmethod
-    def _check_kind(name: str, model: ModelInfo, kind: RequestKind) -> None:
-        if _serves(model.type, kind):
-            return
-        if kind == "embedding":
-            message = f"{model.key!r} is a {model.type} model: it cannot compute embeddings."
-            hint = "Use an embedding model (e.g. a `text-embedding-...` key) for embed()."
-        else:
-            message = f"{model.key!r} is an embedding model: it cannot chat or complete text."
-            hint = "Use an llm or vlm model for chat; embedding models only serve embed()."
-        raise WrongModelTypeError(message, model=name, hint=hint)
-
-    def _not_loaded(self, name: str, model: ModelInfo, listing: Listing) -> ModelNotLoadedError:
-        return ModelNotLoadedError(
-            f"{model.key!r} is not loaded (never loaded, unloaded or evicted), and auto_load is off.",
-            model=name,
-            loaded=[instance.identifier for instance in listing.instances],
-            hint=(
-                f"Load it first: `lms load {model.key}` or `await bridge.models.ensure_loaded"
-                f"({model.key!r})`, or create Bridge(auto_load=True)."
-            ),
-        )
-
-    # --- loading ---------------------------------------------------------------------------------
-
-    def _default_options(self) -> _LoadOptions:
-        return _LoadOptions(
-            ttl=self.default_ttl, context_length=None, gpu=None, identifier=None, on_progress=None
-        )
-
-    async def _ensure(
-        self,
-        resolved: Resolved,
-        listing: Listing,
-        options: _LoadOptions,
-        *,
-        explicit_ttl: bool,
-    ) -> LoadedInstance:
-        key = resolved.model.key
-        found = _pick(listing.instances, key, resolved.identifier)
-        if found is not None:
-            return found
-
-        async def load() -> LoadedInstance:
-            return await self._load(resolved, options, explicit_ttl=explicit_ttl)
-
-        return await self._loads.run(key, load)
-
-    async def _load(
-        self, resolved: Resolved, options: _LoadOptions, *, explicit_ttl: bool
-    ) -> LoadedInstance:
-        model = resolved.model
-        self._drop_cache()
-        # Look once more: another process (or a load that just ended) may have loaded it.
-        if await self._gate.usable():
-            found = _pick(await self._instances_now(), model.key, resolved.identifier)
-            return found or await self._load_with_lms(model, options)
-        listing = await self._listing_now()
-        if listing.shows_state:
-            found = _pick(listing.instances, model.key, resolved.identifier)
-            if found is not None:
-                return found
-        # An explicit ttl skips the REST load (which takes none) for JIT (which carries it).
-        if listing.source == "/api/v1/models" and not options.unsupported(
-            explicit_ttl=explicit_ttl, supported={"context_length"}
-        ):
-            try:
-                return await self._load_with_rest(model, options)
-            except NotFoundError:
-                pass  # the server has no load route after all: JIT is left
-        missing = options.unsupported(explicit_ttl=explicit_ttl, supported={"ttl"})
-        if missing:
-            raise LmsNotFoundError(
-                f"Loading {model.key!r} with {', '.join(missing)} needs the `lms` CLI, which is not "
-                "usable here (LM Studio's REST load takes only context_length, JIT loading only ttl)."
-                + (f" {self._gate.problem}" if self._gate.problem else ""),
-                model=model.key,
-            )
-        return await self._load_with_jit(model, options)
-
-    async def _load_with_lms(self, model: ModelInfo, options: _LoadOptions) -> LoadedInstance:
-        try:
-            outcome = await self._lms.load(
-                model.key,
-                ttl=options.ttl,
-                context_length=options.context_length,
-                gpu=options.gpu,
-                identifier=options.identifier,
-                on_progress=options.on_progress,
-                timeout=self.load_timeout,
-            )
-        except LMBridgeError as exc:
-            if exc.model is None:
-                exc.model = model.key  # e.g. a timeout: say which model's load it was
-            raise
-        self._drop_cache()
-        wanted = outcome.identifier or options.identifier
-        return self._verify(model, await self._instances_now(), wanted, via="lms load")
-
-    async def _load_with_rest(self, model: ModelInfo, options: _LoadOptions) -> LoadedInstance:
-        body: dict[str, Any] = {"model": model.key}
-        if options.context_length is not None:
-            body["context_length"] = options.context_length
-        answer = await self._timed_post("/api/v1/models/load", body, model, via="the REST API")
-        self._drop_cache()
-        wanted = answer.get("instance_id") if isinstance(answer, dict) else None
-        found = self._verify(
-            model, (await self._listing_now()).instances, wanted, via="the REST API"
-        )
-        await self._report_done(options)
-        return found
-
-    async def _load_with_jit(self, model: ModelInfo, options: _LoadOptions) -> LoadedInstance:
-        kind = model.type or _guess_type(model.key)
-        body: dict[str, Any]
-        if kind == "embedding":
-            path, body = "/v1/embeddings", {"model": model.key, "input": ["lmbridge load"]}
-        else:
-            path = "/v1/chat/completions"
-            body = {
-                "model": model.key,
-                "messages": [{"role": "user", "content": "Hi"}],
-                "max_tokens": 1,
-                "stream": False,
-            }
-        if options.ttl is not None:
-            body["ttl"] = options.ttl
-        try:
-            await self._timed_post(path, body, model, via="a JIT-loading request")
-        except (ModelNotLoadedError, ModelNotFoundError) as exc:
-            raise ModelNotLoadedError(
-                f"{model.key!r} is not loaded, and the server did not load it on request (JIT "
-                "loading is off, or the load failed).",
-                model=model.key,
-                url=exc.url,
-                status_code=exc.status_code,
-                body=exc.body,
-                lms_found=await self._lms.locate() is not None,
-                hint=_JIT_HINT,
-            ) from exc
-        self._drop_cache()
-        listing = await self._listing_now()
-        if listing.shows_state:
-            found = self._verify(model, listing.instances, None, via="JIT loading")
-        else:
-            # /v1/models cannot show state: the successful answer is the proof.
-            found = LoadedInstance(identifier=model.key, model_key=model.key, type=kind)
-        await self._report_done(options)
-        return found
-
-    async def _timed_post(
-        self, path: str, body: dict[str, Any], model: ModelInfo, *, via: str
-    ) -> Any:
-        url = self._rest.base_url.rstrip("/") + path
-        try:
-            with anyio.fail_after(self.load_timeout):
-                return await self._rest.post_json(
-                    path, body, timeout=self.load_timeout, model=model.key
-                )
-        except (TimeoutError, APITimeoutError) as exc:
-            raise ModelNotLoadedError(
-                f"Loading {model.key!r} through {via} took longer than load_timeout="
-                f"{self.load_timeout:g} s; LM Studio may still finish it in the background.",
-                model=model.key,
-                url=url,
-                hint="Raise Bridge(load_timeout=...) for large models, or load it beforehand.",
-            ) from exc
-        except NotFoundError:
-            raise  # a missing route: the caller falls back to another way of loading
-        except APIStatusError as exc:
-            raise _load_failure(model.key, exc, via=via) from exc
-
-    @staticmethod
-    async def _report_done(options: _LoadOptions) -> None:
-        if options.on_progress is not None:
-            result = options.on_progress(1.0)
-            if inspect.isawaitable(result):
-                await result
-
-    def _verify(
-        self,
-        model: ModelInfo,
-        instances: builtins.list[LoadedInstance],
-        wanted: str | None,
-        *,
-        via: str,
-    ) -> LoadedInstance:
-        if wanted is not None:
-            for instance in instances:
-                if instance.identifier == wanted:
-                    if instance.model_key != model.key:
-                        raise ModelNotLoadedError(
-                            f"{via} loaded {instance.model_key!r} as {wanted!r}, not {model.key!r}.",
-                            model=model.key,
-                            loaded=[i.identifier for i in instances],
-                        )
-                    return instance
-        found = _pick(instances, model.key, wanted)
-        if found is None:
-            raise ModelNotLoadedError(
-                f"{via} reported {model.key!r} loaded, but it is not listed afterwards (evicted at "
-                "once, or the load failed silently).",
-                model=model.key,
-                loaded=[i.identifier for i in instances],
-                hint="Another JIT load may have evicted it (auto-evict); check LM Studio's log.",
-            )
-        return found
-
-    # --- unloading -------------------------------------------------------------------------------
-
-    async def _unload_targets(
-        self, name: str, instances: builtins.list[LoadedInstance], *, all_instances: bool
-    ) -> builtins.list[LoadedInstance]:
-        exact = [instance for instance in instances if instance.identifier == name]
-        if exact and not all_instances:
-            return exact
-        resolved = await self._resolve(name, await self._listing_now())
-        key = resolved.model.key
-        of_key = [instance for instance in instances if instance.model_key == key]
-        if all_instances:
-            targets = of_key
-        elif resolved.identifier is not None:
-            targets = [
-                instance for instance in of_key if instance.identifier == resolved.identifier
-            ]
-        elif len(of_key) > 1:
-            ids = [instance.identifier for instance in of_key]
-            raise ModelError(
-                f"{name!r} has {len(ids)} loaded instances ({', '.join(ids)}): which one?",
-                model=name,
-                hint="Pass one identifier, or all_instances=True to unload them all.",
-            )
-        else:
-            targets = of_key
-        if not targets:
-            loaded = [instance.identifier for instance in instances]
-            raise ModelNotLoadedError(
-                f"{name!r} is not loaded, so there is nothing to unload.",
-                model=name,
-                loaded=loaded,
-                hint=("Loaded now: " + ", ".join(loaded) + ".") if loaded else "Nothing is loaded.",
-            )
-        return targets
+        return await self._guard.diagnose(model, error)

@@ -14,6 +14,9 @@ In order, a name matches:
 
 Steps 5 and 6 stop at the first step that matches anything: one match resolves, several raise
 :class:`~lmbridge.errors.ModelNotFoundError` saying the name is ambiguous and listing them.
+
+The rules are pure functions over a list of models. :class:`Resolver` applies them to a server's
+listing, and asks ``lms ls`` when that listing may hold loaded models only.
 """
 
 from __future__ import annotations
@@ -21,12 +24,16 @@ from __future__ import annotations
 import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from lmbridge.errors import ModelNotFoundError
-from lmbridge.lifecycle.listing import base_key
+from lmbridge.errors import ModelNotFoundError, ModelNotLoadedError
+from lmbridge.lifecycle.listing import Listing, base_key, listing_from_lms
 from lmbridge.lifecycle.types import ModelInfo
 
-__all__ = ["Resolved", "find", "not_found_error", "resolve", "suggest"]
+if TYPE_CHECKING:
+    from lmbridge.lifecycle.access import ServerAccess
+
+__all__ = ["Resolved", "Resolver", "find", "not_found_error", "resolve", "suggest"]
 
 
 @dataclass(frozen=True)
@@ -158,3 +165,56 @@ def resolve(name: str, models: Sequence[ModelInfo], *, url: str | None = None) -
     if found is None:
         raise not_found_error(name.strip(), [model.key for model in models], url=url)
     return found
+
+
+class Resolver:
+    """Resolves names against a server's listing, with ``lms ls`` for what the listing cannot show.
+
+    Args:
+        server: the server whose listings are resolved against (its URL is named in errors).
+    """
+
+    def __init__(self, *, server: ServerAccess) -> None:
+        self._server = server
+
+    async def resolve(self, name: str, listing: Listing) -> Resolved:
+        """The downloaded model ``name`` means, found in ``listing`` (or in ``lms ls``).
+
+        Raises:
+            ModelNotFoundError: no such model (with suggestions), or the name is ambiguous.
+            ModelNotLoadedError: ``listing`` may hold loaded models only, ``lms`` is not usable to
+                list the downloaded ones, and the name is not among them.
+        """
+        url = self._listing_url(listing)
+        found = find(name, listing.models, url=url)
+        if found is not None:
+            return found
+        keys = [model.key for model in listing.models]
+        if listing.complete:
+            raise not_found_error(name, keys, url=url)
+        # The listing may hold loaded models only (JIT loading off): ask lms for the downloaded ones.
+        if listing.source != "lms" and await self._server.gate.usable():
+            downloaded = listing_from_lms(await self._server.lms.ls(), [])
+            found = find(name, downloaded.models, url="lms ls")
+            if found is None:
+                raise not_found_error(
+                    name, [model.key for model in downloaded.models], url="lms ls"
+                )
+            return found
+        close = not_found_error(name, keys).suggestions
+        raise ModelNotLoadedError(
+            f"{name!r} is not in the server's model list, which may hold loaded models only (JIT "
+            "loading off): it may be downloaded but not loaded.",
+            model=name,
+            url=url,
+            lms_found=await self._server.lms.locate() is not None,
+            loaded=[instance.identifier for instance in listing.instances] or None,
+            hint=("Did you mean " + " or ".join(map(repr, close)) + "? " if close else "")
+            + "With the `lms` CLI usable, lmbridge could tell whether it is downloaded and load it; "
+            "otherwise load it in LM Studio or turn on JIT loading.",
+        )
+
+    def _listing_url(self, listing: Listing) -> str:
+        if listing.source == "lms":
+            return "lms ls"
+        return self._server.rest.base_url.rstrip("/") + listing.source

@@ -15,6 +15,7 @@ __all__ = [
     "ModelState",
     "ModelType",
     "Quantization",
+    "RequestKind",
 ]
 
 ModelType = Literal["llm", "vlm", "embedding"]
@@ -28,6 +29,9 @@ ModelState = Literal["loaded", "not-loaded", "unknown"]
 
 ListingSource = Literal["/api/v1/models", "/api/v0/models", "lms", "/v1/models"]
 """Where :meth:`~lmbridge.lifecycle.models.ModelManager.list` gets its answer, best first."""
+
+RequestKind = Literal["llm", "embedding"]
+"""What a request needs: a model that chats (``"llm"``, also served by a vlm) or one that embeds."""
 
 
 class _Frozen(BaseModel):

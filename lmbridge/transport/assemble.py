@@ -20,14 +20,12 @@ from lmbridge.transport.reasoning import ThinkSplitter, split_think
 from lmbridge.transport.wire import (
     ChatChunk,
     ChatCompletion,
+    ToolCallDelta as WireToolCallDelta,
     Usage,
     WireChoice,
     WireFunction,
     WireMessage,
     WireToolCall,
-)
-from lmbridge.transport.wire import (
-    ToolCallDelta as WireToolCallDelta,
 )
 
 __all__ = ["ChatAssembler", "parse_arguments", "result_from_completion"]

@@ -1,0 +1,129 @@
+"""What the model manager remembers about the server's models, and for how long.
+
+Asking the server before every request would double the requests, so two things are remembered,
+both aged by one monotonic clock:
+
+- listings (and ``lms ps`` statuses), reused for ``listing_ttl`` seconds; concurrent reads share one
+  request;
+- confirmations that a name is served by a loaded instance, which let the request path skip the
+  listing altogether for ``confirm_ttl`` seconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from lmbridge.lifecycle.listing import Lister, Listing, instance_from_lms
+from lmbridge.lifecycle.singleflight import SingleFlight
+from lmbridge.lifecycle.types import ListingSource, LoadedInstance, RequestKind
+
+if TYPE_CHECKING:
+    from lmbridge.lifecycle.access import ServerAccess
+
+__all__ = ["StateCache"]
+
+T = TypeVar("T")
+
+
+class StateCache:
+    """Listings, instance statuses and "loaded" confirmations, each reused while young enough.
+
+    Args:
+        server: the server to list (through its REST API or ``lms``).
+        listing_ttl: seconds a listing is reused.
+        confirm_ttl: seconds a confirmation is trusted.
+        clock: the monotonic clock that ages both.
+
+    Attributes:
+        listing_ttl: as given; may be changed later.
+        confirm_ttl: as given; may be changed later.
+    """
+
+    def __init__(
+        self,
+        *,
+        server: ServerAccess,
+        listing_ttl: float,
+        confirm_ttl: float,
+        clock: Callable[[], float],
+    ) -> None:
+        self._server = server
+        self._lister = Lister(rest=server.rest, lms=server.lms, lms_usable=server.gate.usable)
+        self.listing_ttl = listing_ttl
+        self.confirm_ttl = confirm_ttl
+        self._clock = clock
+        # Bumped by every drop, so a read that started before it cannot put its (older) answer
+        # back into the cache.
+        self._generation = 0
+        self._listing: tuple[float, Listing] | None = None
+        self._instances: tuple[float, list[LoadedInstance]] | None = None
+        self._reads: SingleFlight[Any] = SingleFlight()
+        # (name, kind) -> (when confirmed, the identifier to send)
+        self._confirmed: dict[tuple[str, RequestKind], tuple[float, str]] = {}
+
+    @property
+    def source(self) -> ListingSource | None:
+        """Where listings come from; ``None`` until the first listing detected it."""
+        return self._lister.source
+
+    async def listing(self) -> Listing:
+        """The current listing: the cached one while younger than ``listing_ttl``."""
+        if self._listing is not None and self._fresh(self._listing):
+            return self._listing[1]
+        current, listing = await self._read("listing", self._lister.fetch)
+        if current:
+            self._listing = (self._clock(), listing)
+        return listing
+
+    async def instances(self) -> list[LoadedInstance]:
+        """The loaded instances: from ``lms ps`` (with statuses) when ``lms`` is usable and is not
+        already the listing's source, else from the listing."""
+        if self._lister.source == "lms" or not await self._server.gate.usable():
+            return (await self.listing()).instances
+        if self._instances is not None and self._fresh(self._instances):
+            return self._instances[1]
+        current, instances = await self._read("ps", self._ps)
+        if current:
+            self._instances = (self._clock(), instances)
+        return instances
+
+    def drop_listings(self) -> None:
+        """Forget listings and statuses (after a load or unload changed them); keep confirmations."""
+        self._generation += 1
+        self._listing = None
+        self._instances = None
+
+    def confirmed(self, name: str, kind: RequestKind) -> str | None:
+        """The identifier to send for ``name``, if a confirmation younger than ``confirm_ttl`` says."""
+        entry = self._confirmed.get((name, kind))
+        if entry is not None and self._clock() - entry[0] < self.confirm_ttl:
+            return entry[1]
+        return None
+
+    def confirm(self, name: str, kind: RequestKind, instance: LoadedInstance) -> str:
+        """Remember that ``instance`` serves ``name`` for ``kind`` requests; return its identifier."""
+        self._confirmed[(name, kind)] = (self._clock(), instance.identifier)
+        return instance.identifier
+
+    def forget(self, name: str) -> None:
+        """Drop the confirmations of ``name``, for both kinds of request."""
+        self._confirmed.pop((name, "llm"), None)
+        self._confirmed.pop((name, "embedding"), None)
+
+    def invalidate(self) -> None:
+        """Forget everything: listings, statuses and confirmations."""
+        self.drop_listings()
+        self._confirmed.clear()
+
+    def _fresh(self, entry: tuple[float, Any]) -> bool:
+        return self._clock() - entry[0] < self.listing_ttl
+
+    async def _read(self, what: str, job: Callable[[], Awaitable[T]]) -> tuple[bool, T]:
+        """Run a read shared by concurrent callers; say whether its answer may be cached."""
+        generation = self._generation
+        result: T = await self._reads.run((what, generation), job)
+        return generation == self._generation, result
+
+    async def _ps(self) -> list[LoadedInstance]:
+        return [instance_from_lms(row) for row in await self._server.lms.ps()]

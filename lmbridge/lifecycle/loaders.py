@@ -1,0 +1,306 @@
+"""Loading a model that has no instance: with ``lms load``, LM Studio's REST load, or JIT.
+
+``lms load`` comes first: it is the only method that applies every option, and the models it loads
+are never auto-evicted. Then ``POST /api/v1/models/load`` (LM Studio 0.4+), then JIT: the smallest
+request that makes LM Studio load the model. Every method ends by finding the new instance in a
+fresh listing, because a load that "succeeded" may have been evicted at once.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import anyio
+
+from lmbridge.errors import (
+    APIStatusError,
+    APITimeoutError,
+    InsufficientMemoryError,
+    LMBridgeError,
+    LmsNotFoundError,
+    ModelNotFoundError,
+    ModelNotLoadedError,
+    NotFoundError,
+)
+from lmbridge.lifecycle.progress import ProgressCallback, report_progress
+from lmbridge.lifecycle.singleflight import SingleFlight
+from lmbridge.lifecycle.types import LoadedInstance, ModelInfo, ModelType
+
+if TYPE_CHECKING:
+    from lmbridge.lifecycle.access import ServerAccess
+    from lmbridge.lifecycle.cache import StateCache
+    from lmbridge.lifecycle.listing import Listing
+    from lmbridge.lifecycle.resolve import Resolved
+
+__all__ = ["LoadOptions", "Loader"]
+
+_REST_LOAD = "/api/v1/models/load"
+_OUT_OF_MEMORY = re.compile(r"insufficient|requires approximately|out of memory", re.I)
+_REQUIRED_GB = re.compile(r"requires approximately\s+(\d+(?:\.\d+)?)\s*GB", re.I)
+_JIT_HINT = (
+    "Install the `lms` CLI (it ships with LM Studio: run LM Studio once, or pass "
+    "Bridge(lms_path=...)) so lmbridge can load models itself, or turn on JIT loading in LM Studio "
+    "(Developer > Server Settings > Just-in-Time model loading)."
+)
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    """How the caller asked to load; ``None`` leaves a setting to the loader or the server.
+
+    Attributes:
+        ttl: idle seconds until LM Studio unloads the model; ``None``: the loader's default.
+        context_length: the context length to load with.
+        gpu: GPU offload, ``"off"``, ``"max"`` or a fraction.
+        identifier: the identifier for the new instance.
+        on_progress: called with the load's progress in ``0..1``.
+    """
+
+    ttl: int | None = None
+    context_length: int | None = None
+    gpu: str | float | None = None
+    identifier: str | None = None
+    on_progress: ProgressCallback | None = None
+
+    def unsupported(self, supported: set[str]) -> list[str]:
+        """The options given that a method supporting only ``supported`` would have to drop."""
+        given = {
+            "ttl": self.ttl is not None,
+            "context_length": self.context_length is not None,
+            "gpu": self.gpu is not None,
+            "identifier": self.identifier is not None,
+        }
+        return [name for name, present in given.items() if present and name not in supported]
+
+
+class Loader:
+    """Returns an instance of a model, loading it only when it has none; one load per key at once.
+
+    Args:
+        server: the server to load on.
+        cache: the listings to check before and after loading (dropped around every load).
+        timeout: the budget in seconds for one load.
+        default_ttl: the ``ttl`` of loads whose options give none (``lms`` and JIT only).
+
+    Attributes:
+        timeout: as given; may be changed later.
+        default_ttl: as given; may be changed later.
+    """
+
+    def __init__(
+        self,
+        *,
+        server: ServerAccess,
+        cache: StateCache,
+        timeout: float,
+        default_ttl: int | None,
+    ) -> None:
+        self._server = server
+        self._cache = cache
+        self.timeout = timeout
+        self.default_ttl = default_ttl
+        self._loads: SingleFlight[LoadedInstance] = SingleFlight()
+
+    async def ensure(
+        self, resolved: Resolved, listing: Listing, options: LoadOptions
+    ) -> LoadedInstance:
+        """An instance of ``resolved``: one ``listing`` shows (in any status), else a new one.
+
+        Concurrent calls for one model key share one load and its result or exception.
+
+        Raises:
+            LmsNotFoundError: an option needs ``lms``, which is not usable.
+            InsufficientMemoryError: the model does not fit.
+            LmsTimeoutError: ``lms load`` took longer than :attr:`timeout`.
+            ModelNotLoadedError: a REST or JIT load failed or timed out, or JIT loading is off.
+            LmsError: ``lms load`` failed otherwise.
+        """
+        key = resolved.model.key
+        found = _pick(listing.instances, key, resolved.identifier)
+        if found is not None:
+            return found
+        return await self._loads.run(key, lambda: self._load(resolved, options))
+
+    async def _load(self, resolved: Resolved, options: LoadOptions) -> LoadedInstance:
+        model = resolved.model
+        self._cache.drop_listings()
+        # Look once more: another process (or a load that just ended) may have loaded it.
+        if await self._server.gate.usable():
+            found = _pick(await self._cache.instances(), model.key, resolved.identifier)
+            return found or await self._load_with_lms(model, options)
+        listing = await self._cache.listing()
+        if listing.shows_state:
+            found = _pick(listing.instances, model.key, resolved.identifier)
+            if found is not None:
+                return found
+        # An explicit ttl skips the REST load (which takes none) for JIT (which carries it).
+        if listing.source == "/api/v1/models" and not options.unsupported({"context_length"}):
+            try:
+                return await self._load_with_rest(model, options)
+            except NotFoundError:
+                pass  # the server has no load route after all: JIT is left
+        missing = options.unsupported({"ttl"})
+        if missing:
+            raise LmsNotFoundError(
+                f"Loading {model.key!r} with {', '.join(missing)} needs the `lms` CLI, which is not "
+                "usable here (LM Studio's REST load takes only context_length, JIT loading only ttl)."
+                + (f" {self._server.gate.problem}" if self._server.gate.problem else ""),
+                model=model.key,
+            )
+        return await self._load_with_jit(model, options)
+
+    def _ttl(self, options: LoadOptions) -> int | None:
+        return options.ttl if options.ttl is not None else self.default_ttl
+
+    async def _load_with_lms(self, model: ModelInfo, options: LoadOptions) -> LoadedInstance:
+        try:
+            outcome = await self._server.lms.load(
+                model.key,
+                ttl=self._ttl(options),
+                context_length=options.context_length,
+                gpu=options.gpu,
+                identifier=options.identifier,
+                on_progress=options.on_progress,
+                timeout=self.timeout,
+            )
+        except LMBridgeError as exc:
+            if exc.model is None:
+                exc.model = model.key  # e.g. a timeout: say which model's load it was
+            raise
+        self._cache.drop_listings()
+        wanted = outcome.identifier or options.identifier
+        return _verify(model, await self._cache.instances(), wanted, via="lms load")
+
+    async def _load_with_rest(self, model: ModelInfo, options: LoadOptions) -> LoadedInstance:
+        # LM Studio answers this once, when the load is done, and documents no streaming for it
+        # (model_load.progress events come only from /api/v1/chat): 1.0 at the end is all there is.
+        body: dict[str, Any] = {"model": model.key}
+        if options.context_length is not None:
+            body["context_length"] = options.context_length
+        answer = await self._timed_post(_REST_LOAD, body, model, via="the REST API")
+        self._cache.drop_listings()
+        wanted = answer.get("instance_id") if isinstance(answer, dict) else None
+        found = _verify(model, (await self._cache.listing()).instances, wanted, via="the REST API")
+        await report_progress(options.on_progress, 1.0)
+        return found
+
+    async def _load_with_jit(self, model: ModelInfo, options: LoadOptions) -> LoadedInstance:
+        kind = model.type or _guess_type(model.key)
+        body: dict[str, Any]
+        if kind == "embedding":
+            path, body = "/v1/embeddings", {"model": model.key, "input": ["lmbridge load"]}
+        else:
+            path = "/v1/chat/completions"
+            body = {
+                "model": model.key,
+                "messages": [{"role": "user", "content": "Hi"}],
+                "max_tokens": 1,
+                "stream": False,
+            }
+        ttl = self._ttl(options)
+        if ttl is not None:
+            body["ttl"] = ttl
+        try:
+            await self._timed_post(path, body, model, via="a JIT-loading request")
+        except (ModelNotLoadedError, ModelNotFoundError) as exc:
+            raise ModelNotLoadedError(
+                f"{model.key!r} is not loaded, and the server did not load it on request (JIT "
+                "loading is off, or the load failed).",
+                model=model.key,
+                url=exc.url,
+                status_code=exc.status_code,
+                body=exc.body,
+                lms_found=await self._server.lms.locate() is not None,
+                hint=_JIT_HINT,
+            ) from exc
+        self._cache.drop_listings()
+        listing = await self._cache.listing()
+        if listing.shows_state:
+            found = _verify(model, listing.instances, None, via="JIT loading")
+        else:
+            # /v1/models cannot show state: the successful answer is the proof.
+            found = LoadedInstance(identifier=model.key, model_key=model.key, type=kind)
+        await report_progress(options.on_progress, 1.0)
+        return found
+
+    async def _timed_post(
+        self, path: str, body: dict[str, Any], model: ModelInfo, *, via: str
+    ) -> Any:
+        """POST a loading request within :attr:`timeout`; a refusal becomes a typed load error."""
+        url = self._server.rest.base_url.rstrip("/") + path
+        try:
+            with anyio.fail_after(self.timeout):
+                return await self._server.rest.post_json(
+                    path, body, timeout=self.timeout, model=model.key
+                )
+        except (TimeoutError, APITimeoutError) as exc:
+            raise ModelNotLoadedError(
+                f"Loading {model.key!r} through {via} took longer than load_timeout="
+                f"{self.timeout:g} s; LM Studio may still finish it in the background.",
+                model=model.key,
+                url=url,
+                hint="Raise Bridge(load_timeout=...) for large models, or load it beforehand.",
+            ) from exc
+        except NotFoundError:
+            raise  # a missing route: the caller falls back to another way of loading
+        except APIStatusError as exc:
+            raise _load_failure(model.key, exc, via=via) from exc
+
+
+def _guess_type(key: str) -> ModelType:
+    """For sources that do not say (``/v1/models``): embedding model ids name themselves."""
+    return "embedding" if "embed" in key.lower() else "llm"
+
+
+def _pick(instances: list[LoadedInstance], key: str, wanted: str | None) -> LoadedInstance | None:
+    """The instance to use: the one asked for by identifier, else the one named like the key, else
+    an idle one, else any (a busy instance is loaded and takes the request; it queues)."""
+    mine = [instance for instance in instances if instance.model_key == key]
+    for preferred in (wanted, key):
+        for instance in mine:
+            if instance.identifier == preferred:
+                return instance
+    idle = [instance for instance in mine if not instance.busy]
+    candidates = idle or mine
+    return candidates[0] if candidates else None
+
+
+def _verify(
+    model: ModelInfo, instances: list[LoadedInstance], wanted: str | None, *, via: str
+) -> LoadedInstance:
+    """The instance a load ``via`` some method produced, found in a listing taken afterwards."""
+    if wanted is not None:
+        for instance in instances:
+            if instance.identifier == wanted:
+                if instance.model_key != model.key:
+                    raise ModelNotLoadedError(
+                        f"{via} loaded {instance.model_key!r} as {wanted!r}, not {model.key!r}.",
+                        model=model.key,
+                        loaded=[i.identifier for i in instances],
+                    )
+                return instance
+    found = _pick(instances, model.key, wanted)
+    if found is None:
+        raise ModelNotLoadedError(
+            f"{via} reported {model.key!r} loaded, but it is not listed afterwards (evicted at "
+            "once, or the load failed silently).",
+            model=model.key,
+            loaded=[i.identifier for i in instances],
+            hint="Another JIT load may have evicted it (auto-evict); check LM Studio's log.",
+        )
+    return found
+
+
+def _load_failure(key: str, exc: APIStatusError, *, via: str) -> LMBridgeError:
+    """The typed error for a load the server refused: out of memory, or not loaded."""
+    message = f"LM Studio could not load {key!r} through {via}: {exc.message}"
+    if _OUT_OF_MEMORY.search(exc.message):
+        required = _REQUIRED_GB.search(exc.message)
+        return InsufficientMemoryError(
+            message, required_gb=float(required.group(1)) if required else None, model=key
+        )
+    return ModelNotLoadedError(
+        message, model=key, url=exc.url, status_code=exc.status_code, body=exc.body
+    )
