@@ -296,3 +296,11 @@ class WatchedSession:
         except anyio.get_cancelled_exc_class():
             self.cancelled.set()
             raise
+
+
+def raw_is_error(result: Any) -> bool:
+    """``isError`` of a raw ``CallToolResult`` from mcp 2.x (``is_error``) or 1.x (``isError``)."""
+    value = getattr(result, "is_error", None)
+    if value is None:
+        value = getattr(result, "isError", False)
+    return bool(value)

@@ -28,6 +28,7 @@ from tests.agent.loop_support import (
     hosted_session,
     new_bridge,
     new_sim,
+    raw_is_error,
     skip_or_fail,
     trailing_tool_messages,
 )
@@ -53,7 +54,7 @@ async def everything_session() -> AsyncIterator[Any]:
 async def echo_works(session: Any, message: str) -> None:
     """The session still answers a call."""
     result = await session.call_tool("echo", {"message": message})
-    assert not result.is_error
+    assert not raw_is_error(result)
     assert message in result.content[0].text
 
 
