@@ -21,10 +21,9 @@ from lmbridge.testing.failures import SimError
 from lmbridge.testing.request_text import estimate_tokens, prompt_tokens
 from lmbridge.testing.script import Reply, apply_limits
 from lmbridge.testing.serving import (
+    admit,
     error_payload,
-    failure_names,
     pick_reply,
-    resolve_instance,
     response_model_name,
     stream_response,
 )
@@ -90,11 +89,7 @@ async def generate(
     invalid = _validate_chat(body) if kind == "chat" else _validate_completion(body)
     if invalid is not None:
         return error_response(invalid)
-    requested = body.get("model") if isinstance(body.get("model"), str) else None
-    failure = core.scripts.take_failure(failure_names(core, requested))
-    if failure is not None:
-        return error_response(failure)
-    inst = await resolve_instance(core, requested, kind="chat", body=body)
+    inst = await admit(core, body, kind="chat")
     if isinstance(inst, SimError):
         return error_response(inst)
     activity = inst.track("processingPrompt", now=core.now())
@@ -164,11 +159,7 @@ async def embeddings(core: SimCore, request: SimRequest, body: Any) -> SimRespon
     texts = embedding_inputs(body.get("input"))
     if texts is None:
         return error_response(SimError.bad_request("'input' field is required", param="input"))
-    requested = body.get("model") if isinstance(body.get("model"), str) else None
-    failure = core.scripts.take_failure(failure_names(core, requested))
-    if failure is not None:
-        return error_response(failure)
-    inst = await resolve_instance(core, requested, kind="embedding", body=body)
+    inst = await admit(core, body, kind="embedding")
     if isinstance(inst, SimError):
         return error_response(inst)
     activity = inst.track("computingEmbedding", now=core.now())

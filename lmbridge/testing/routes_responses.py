@@ -18,9 +18,8 @@ from lmbridge.testing.failures import SimError
 from lmbridge.testing.request_text import prompt_tokens
 from lmbridge.testing.script import apply_limits
 from lmbridge.testing.serving import (
-    failure_names,
+    admit,
     pick_reply,
-    resolve_instance,
     response_model_name,
     stream_response,
 )
@@ -91,11 +90,7 @@ async def responses(core: SimCore, request: SimRequest, body: Any) -> SimRespons
         if stored is None:
             return error_response(_previous_not_found(str(previous_id)))
         history = list(stored["history"])
-    requested = body.get("model") if isinstance(body.get("model"), str) else None
-    failure = core.scripts.take_failure(failure_names(core, requested))
-    if failure is not None:
-        return error_response(failure)
-    inst = await resolve_instance(core, requested, kind="chat", body=body)
+    inst = await admit(core, body, kind="chat")
     if isinstance(inst, SimError):
         return error_response(inst)
     activity = inst.track("processingPrompt", now=core.now())

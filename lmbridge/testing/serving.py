@@ -75,6 +75,21 @@ async def _jit_load(core: SimCore, key: str, body: dict[str, Any]) -> SimInstanc
         return SimError.load_failed(key, exc.message)
 
 
+async def admit(
+    core: SimCore, body: dict[str, Any], *, kind: Literal["chat", "embedding"]
+) -> SimInstance | SimError:
+    """The instance that serves ``body``, or the error to answer with instead.
+
+    An injected failure (``sim.fail_next``) comes first, as a server error would; then the
+    model is resolved (and JIT-loaded if allowed) by :func:`resolve_instance`.
+    """
+    requested = body.get("model") if isinstance(body.get("model"), str) else None
+    failure = core.scripts.take_failure(failure_names(core, requested))
+    if failure is not None:
+        return failure
+    return await resolve_instance(core, requested, kind=kind, body=body)
+
+
 async def resolve_instance(
     core: SimCore,
     requested: str | None,
