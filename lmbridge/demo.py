@@ -44,6 +44,11 @@ def say(text: str = "") -> None:
     print(text, flush=True)
 
 
+def shorten(text: str, limit: int = 160) -> str:
+    """Keep the tour readable whatever a real model rambles."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 async def lm_studio_answers(base_url: str) -> bool:
     """Whether an LM Studio (or any OpenAI-compatible server) answers at ``base_url``."""
     try:
@@ -104,7 +109,8 @@ async def demo(bridge: Bridge, models: list[str], sim: Any | None) -> None:
     first = models[0]
 
     say(f"\n1. Streaming from {first}")
-    async with bridge.stream(first, "Why run LLMs locally? Three reasons, one line.") as stream:
+    prompt = "Why run LLMs locally? Three reasons, one line."
+    async with bridge.stream(first, prompt, max_tokens=200) as stream:
         async for event in stream:
             if isinstance(event, ReasoningDelta):
                 print(f"\033[2m{event.text}\033[0m", end="", flush=True)
@@ -113,21 +119,28 @@ async def demo(bridge: Bridge, models: list[str], sim: Any | None) -> None:
         result = await stream.result()
     say(f"\n   finish_reason={result.finish_reason} usage={result.usage}")
 
-    say(f"\n2. {len(models)} models answering at once (asyncio.gather on one Bridge)")
+    plural = "s" if len(models) != 1 else ""
+    say(f"\n2. {len(models)} model{plural} answering at once (asyncio.gather on one Bridge)")
     started = time.monotonic()
-    answers = await asyncio.gather(*(bridge.chat(m, "Say hi in five words.") for m in models))
+    answers = await asyncio.gather(
+        *(bridge.chat(m, "Say hi in five words.", max_tokens=40) for m in models)
+    )
     for model, answer in zip(models, answers, strict=True):
-        say(f"   {model:<22} {answer.text!r}")
+        say(f"   {model:<22} {shorten(answer.text)!r}")
     say(f"   all {len(models)} in {time.monotonic() - started:.2f}s")
 
     say("\n3. Structured output with a pydantic model")
     try:
         city = await bridge.chat(
-            first, "Name the world's largest city.", response_format=City, temperature=0
+            first,
+            "Name the world's largest city.",
+            response_format=City,
+            temperature=0,
+            max_tokens=200,
         )
         say(f"   parsed: {city.parsed!r}")
     except LMBridgeError as error:
-        say(f"   the model broke the schema: {error}")
+        say(f"   the model broke the schema: {shorten(str(error))}")
 
     if sim is not None:
         say("\n4. LM Studio evicts the model behind our back...")
@@ -140,11 +153,11 @@ async def demo(bridge: Bridge, models: list[str], sim: Any | None) -> None:
     agent_model = models[-1]
     say(f"\n5. An agent run on {agent_model} with a Python function tool")
     run = await bridge.run_agent(
-        agent_model, "What time is it in Tokyo?", tools=[get_time], max_rounds=4
+        agent_model, "What time is it in Tokyo?", tools=[get_time], max_rounds=4, max_tokens=300
     )
     for call in run.tool_calls:
-        say(f"   tool {call.name}({json.dumps(call.arguments)}) -> {call.outcome.text!r}")
-    say(f"   output: {run.output!r}")
+        say(f"   tool {call.name}({json.dumps(call.arguments)}) -> {shorten(call.outcome.text)!r}")
+    say(f"   output: {shorten(run.output)!r}")
     say(f"   stop_reason={run.stop_reason} rounds={run.rounds}")
 
 
