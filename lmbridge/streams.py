@@ -66,8 +66,10 @@ class ChatStream(Generic[T]):
         self._finalize = finalize
         self._pending: list[StreamEvent] = []
         self._next = 0
-        self._ended = False
+        self._ended = False  # nothing more will be read
+        self._complete = False  # the reply ended properly ([DONE], or a finish_reason then EOF)
         self._failure: Exception | None = None  # raised once the events before it are delivered
+        self._error: Exception | None = None  # what ended the stream badly; result() raises it
         self._result: ChatResult[T] | None = None
 
     def __aiter__(self) -> ChatStream[T]:
@@ -84,7 +86,12 @@ class ChatStream(Generic[T]):
                 raise failure
             if self._ended:
                 raise StopAsyncIteration
-            await self._read_batch()
+            try:
+                await self._read_batch()
+            except errors.LMBridgeError as exc:
+                self._ended = True
+                self._error = exc
+                raise
             if self._pending:
                 self._next = 1
                 return self._pending[0]
@@ -111,13 +118,13 @@ class ChatStream(Generic[T]):
             try:
                 chunk = self._parse(data)
             except errors.InvalidResponseError as exc:
-                self._failure = exc
+                self._failure = self._error = exc
                 return
             error = chunk.get("error")
             if error is not None:
                 self._ended = True
                 model = self._assembler.requested_model
-                self._failure = in_stream_error(error, url=self._url, model=model)
+                self._failure = self._error = in_stream_error(error, url=self._url, model=model)
                 return
             feed(chunk, pending)
 
@@ -145,7 +152,8 @@ class ChatStream(Generic[T]):
 
     def _end(self, *, done: bool) -> None:
         self._ended = True
-        if not done and self._assembler.finish_reason is None:
+        self._complete = done or self._assembler.finish_reason is not None
+        if not self._complete:
             raise errors.StreamError(
                 "the stream ended before the reply was complete (no [DONE], no finish_reason)",
                 url=self._url,
@@ -158,10 +166,26 @@ class ChatStream(Generic[T]):
         return self._assembler.text
 
     async def result(self) -> ChatResult[T]:
-        """The complete result, reading the rest of the stream first if needed."""
+        """The complete result, reading the rest of the stream first if needed.
+
+        Raises:
+            StreamError: the stream broke, or was closed before the reply was complete (a
+                partial reply is never returned as if it were whole); the error that ended the
+                stream is raised again on every call.
+        """
         if self._result is None:
-            async for _ in self:
-                pass
+            if not self._ended:
+                async for _ in self:
+                    pass
+            if self._error is not None:
+                raise self._error
+            if not self._complete:
+                raise errors.StreamError(
+                    "the stream was closed before the reply was complete; read the whole "
+                    "stream (or call result()) inside the `async with` block",
+                    url=self._url,
+                    model=self._assembler.requested_model,
+                )
             self._result = self._finalize(self._assembler.result())
         return self._result
 

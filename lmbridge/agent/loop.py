@@ -38,7 +38,18 @@ __all__ = ["AgentLoop"]
 
 Emit = Callable[[AgentEvent], Awaitable[None]]
 
-_EVICTED = (errors.ModelNotLoadedError, errors.ModelNotFoundError)
+# How a reply that had started can end early: an in-stream error (typed like its status would
+# be) or a broken connection (StreamError). A read timeout is not among them: rerunning a
+# generation the server is still slowly producing would only double the work.
+_BROKEN_OFF = (errors.StreamError, errors.ModelNotLoadedError, errors.ModelNotFoundError)
+
+
+class _StreamBroke(Exception):
+    """A round's reply broke off after it started (carries the typed error)."""
+
+    def __init__(self, cause: errors.LMBridgeError) -> None:
+        super().__init__(cause.message)
+        self.cause = cause
 
 
 def _add_usage(total: Usage, more: Usage | None) -> Usage:
@@ -168,21 +179,27 @@ class AgentLoop:
         return [make_tool_call(None, call.name, call.arguments) for call in recovered], cleaned
 
     async def _model_call(self, registry: ToolRegistry) -> ChatResult[Any]:
-        """One round's model call; a model evicted part way is reloaded and the round run again."""
+        """One round's model call; a stream broken part way is rerun once.
+
+        Failures before the reply starts (the model evicted between rounds) are healed by the
+        Bridge itself, which loads the model and retries once. What is left to this loop is the
+        reply cut off part way — LM Studio ends a generation with an in-stream error when it
+        evicts the model — where nothing of the round was used yet.
+        """
         await self._emit(RoundStarted(self._rounds))
         try:
             return await self._stream_round(registry)
-        except _EVICTED as exc:
-            if exc.status_code is None:
-                raise
-            await self._emit(RoundRetried(self._rounds, f"model unavailable: {exc.message}"))
-            await self._bridge.models.heal(self._model, exc, kind="llm")
-        except errors.StreamError as exc:
-            # LM Studio cuts a generation when it evicts the model (an in-stream error, no
-            # status). Nothing of the round was used yet: check the model again and rerun it once.
-            await self._emit(RoundRetried(self._rounds, f"the stream broke: {exc.message}"))
+        except _StreamBroke as broke:
+            await self._emit(
+                RoundRetried(self._rounds, f"the reply broke off: {broke.cause.message}")
+            )
+            # Forget what we knew about the model, so the rerun checks (and loads) it again.
+            self._bridge.models.forget(self._model)
             self._bridge.models.invalidate()
-        return await self._stream_round(registry)
+        try:
+            return await self._stream_round(registry)
+        except _StreamBroke as broke:
+            raise broke.cause from None
 
     async def _stream_round(self, registry: ToolRegistry) -> ChatResult[Any]:
         options = dict(self._options.chat_options)
@@ -191,12 +208,15 @@ class AgentLoop:
         async with self._bridge.stream(
             self._model, self._messages, tools=tools, tool_choice=tool_choice, **options
         ) as stream:
-            async for event in stream:
-                if isinstance(event, TextDelta):
-                    await self._emit(RunTextDelta(self._rounds, event.text))
-                elif isinstance(event, ReasoningDelta):
-                    await self._emit(RunReasoningDelta(self._rounds, event.text))
-            return await stream.result()
+            try:
+                async for event in stream:
+                    if isinstance(event, TextDelta):
+                        await self._emit(RunTextDelta(self._rounds, event.text))
+                    elif isinstance(event, ReasoningDelta):
+                        await self._emit(RunReasoningDelta(self._rounds, event.text))
+                return await stream.result()
+            except _BROKEN_OFF as exc:
+                raise _StreamBroke(exc) from exc
 
     async def _run_tools(
         self, registry: ToolRegistry, calls: list[ToolCall], assistant: dict[str, Any]

@@ -84,7 +84,8 @@ def result_from_completion(completion: ChatCompletion, *, requested_model: str) 
     ]
     return ChatResult(
         text=text,
-        reasoning=_joined(message.reasoning_content, message.reasoning, inline_reasoning),
+        # Some servers fill both fields with the same text: take one, as streams do.
+        reasoning=_joined(message.reasoning_content or message.reasoning, inline_reasoning),
         tool_calls=tool_calls,
         finish_reason=choice.finish_reason,
         usage=completion.usage,

@@ -21,8 +21,10 @@ __all__ = ["error_from_response", "error_message_from_body"]
 _NOT_LOADED = re.compile(
     r"no models? (?:are )?loaded|not loaded|no (?:embedding )?models? (?:is )?loaded", re.I
 )
+# Model ids often hold dots ("llama-3.2-1b"), so the name between "model" and "not found" may too.
 _MODEL_NOT_FOUND = re.compile(
-    r"model[^.\n]*not found|invalid model identifier|not a valid model", re.I
+    r"\bmodel\b.{0,200}?\b(?:not found|does not exist)|invalid model identifier|not a valid model",
+    re.I | re.S,
 )
 _CONTEXT = re.compile(r"exceed_context_size|context (?:length|size|window)|n_ctx", re.I)
 _YOUR_MODELS = re.compile(r"your models:\s*(.*)", re.I | re.S)
@@ -88,7 +90,9 @@ def error_from_response(
     code = err.get("code")
     error_type = str(err.get("type") or "")
 
-    if status in (400, 404, 422) or (400 <= status < 500 and code == "model_not_found"):
+    # "Model not loaded" has come with several 4xx statuses: read the text of any of them, except
+    # the statuses whose meaning does not depend on the model.
+    if 400 <= status < 500 and status not in (401, 403, 429):
         if _NOT_LOADED.search(message):
             return errors.ModelNotLoadedError(
                 shown, url=url, model=model, status_code=status, body=body

@@ -79,6 +79,46 @@ def decode_body(response: httpx.Response, into: type[B] | None, *, model: str | 
         ) from exc
 
 
+def _timeout_error(
+    exc: httpx.TimeoutException, *, url: str, model: str | None
+) -> errors.APITimeoutError:
+    """The typed error for a timeout after the connection was made (never retried)."""
+    if isinstance(exc, httpx.PoolTimeout):
+        return errors.APITimeoutError(
+            "no pooled connection became free within the pool timeout",
+            url=url,
+            model=model,
+            hint="Too many requests at once for the pool: raise httpx.Timeout(pool=...) or the "
+            "client's limits, or send fewer requests concurrently.",
+        )
+    if isinstance(exc, httpx.WriteTimeout):
+        return errors.APITimeoutError(
+            "sending the request took longer than the write timeout", url=url, model=model
+        )
+    return errors.ReadTimeoutError(
+        "no answer from the server within the read timeout", url=url, model=model
+    )
+
+
+async def _read_body(response: httpx.Response, model: str | None) -> bytes:
+    """Read the whole body; a failure part way is typed and never retried."""
+    url = str(response.request.url)
+    try:
+        return await response.aread()
+    except httpx.TimeoutException as exc:
+        raise errors.ReadTimeoutError(
+            "the server stopped sending in the middle of its answer", url=url, model=model
+        ) from exc
+    except httpx.TransportError as exc:
+        raise errors.APIConnectionError(
+            f"the connection broke while reading the answer ({type(exc).__name__}: {exc})",
+            url=url,
+            model=model,
+            hint="The server may have crashed or unloaded the model mid-answer; its log says "
+            "why. The request is not sent again automatically: it may have run.",
+        ) from exc
+
+
 class HTTPTransport:
     """Sends requests to one server, retrying what is safe to retry, raising typed errors.
 
@@ -244,27 +284,34 @@ class HTTPTransport:
             failure: errors.LMBridgeError
             server_wait: float | None = None
             try:
-                response = await self._client.send(request, stream=stream)
+                response = await self._client.send(request, stream=True)
             except httpx.ConnectTimeout as exc:
                 failure = errors.ConnectTimeoutError(
                     f"could not connect to {self.base_url} in time", url=url, model=model
                 )
                 cause: BaseException = exc
-            except (httpx.ConnectError, httpx.RemoteProtocolError) as exc:
-                # Nothing reached the server (or a kept-alive connection had been closed by it):
-                # safe to send again.
+            except httpx.ConnectError as exc:
                 failure = errors.APIConnectionError(
                     f"could not reach {self.base_url}: {exc or type(exc).__name__}",
                     url=url,
                     model=model,
                 )
                 cause = exc
-            except httpx.TimeoutException as exc:
-                raise errors.ReadTimeoutError(
-                    f"no answer from the server within the read timeout ({type(exc).__name__})",
+            except httpx.RemoteProtocolError as exc:
+                failure = errors.APIConnectionError(
+                    f"{self.base_url} closed the connection without answering: {exc}",
                     url=url,
                     model=model,
-                ) from exc
+                    hint="The server may have crashed or unloaded the model mid-request; its log "
+                    "says why. Generation requests are not sent again automatically.",
+                )
+                cause = exc
+                if method != "GET":
+                    # A generation may have run (or still run) on the server: sending it again
+                    # would run it again. Only reads are safe to repeat.
+                    raise failure from exc
+            except httpx.TimeoutException as exc:
+                raise _timeout_error(exc, url=url, model=model) from exc
             except httpx.TransportError as exc:
                 raise errors.APIConnectionError(
                     f"the connection to {self.base_url} failed: {exc or type(exc).__name__}",
@@ -272,15 +319,13 @@ class HTTPTransport:
                     model=model,
                 ) from exc
             else:
-                if response.status_code < 400:
-                    try:
-                        yield response
-                    finally:
-                        with anyio.CancelScope(shield=True):
-                            await response.aclose()
-                    return
                 try:
-                    content = await response.aread() if stream else response.content
+                    if response.status_code < 400:
+                        if not stream:
+                            await _read_body(response, model)
+                        yield response
+                        return
+                    content = await _read_body(response, model)
                 finally:
                     with anyio.CancelScope(shield=True):
                         await response.aclose()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email.utils
+import math
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -61,25 +62,36 @@ class RetryPolicy:
         return min(max(wait, 0.0), self.max_retry_after)
 
 
+def _seconds(text: str, scale: float = 1.0) -> float | None:
+    try:
+        value = float(text) / scale
+    except ValueError:
+        return None
+    # "nan" and "inf" parse as floats but are no waits; a negative wait means "now".
+    return max(value, 0.0) if math.isfinite(value) else None
+
+
 def parse_retry_after(headers: Mapping[str, str], *, now: float | None = None) -> float | None:
-    """Read ``retry-after-ms`` or ``Retry-After`` (delta-seconds or HTTP date) in seconds."""
+    """Read ``retry-after-ms`` or ``Retry-After`` (delta-seconds or HTTP date) in seconds.
+
+    Returns ``None`` when neither header holds a usable value; never a negative or non-finite
+    number.
+    """
     ms = headers.get("retry-after-ms")
     if ms is not None:
-        try:
-            return float(ms) / 1000.0
-        except ValueError:
-            pass  # a malformed header is as good as none: fall through to Retry-After
+        wait = _seconds(ms.strip(), 1000.0)
+        if wait is not None:
+            return wait
     value = headers.get("retry-after")
     if value is None:
         return None
     value = value.strip()
-    try:
-        return float(value)
-    except ValueError:
-        pass  # not seconds: maybe an HTTP date
+    wait = _seconds(value)
+    if wait is not None:
+        return wait
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
     current = time.time() if now is None else now
-    return when.timestamp() - current
+    return max(when.timestamp() - current, 0.0)

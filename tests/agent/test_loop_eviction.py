@@ -5,8 +5,11 @@ JIT loading is off in these tests, so nothing but lmbridge's own healing can bri
 
 from __future__ import annotations
 
+import pytest
+
+from lmbridge import ModelNotLoadedError
 from lmbridge.agent.events import AgentEvent, RoundRetried, RunTextDelta
-from lmbridge.testing import Reply
+from lmbridge.testing import Reply, SimError
 from tests.agent.loop_support import MODEL, assert_valid_transcript, call, new_bridge, new_sim
 
 
@@ -29,7 +32,10 @@ async def test_a_model_evicted_between_rounds_is_reloaded_and_the_run_completes(
     assert [r.status for r in chats] == [200, 400, 200]  # round 2 failed, then ran again...
     assert chats[1].body["messages"] == chats[2].body["messages"]  # ...with the same history
     assert chats[2].body["messages"][-1]["content"] == "memory freed"
-    assert any(r.path == "/api/v1/models/load" for r in sim.requests)
+    loads = [r for r in sim.requests if r.path == "/api/v1/models/load"]
+    assert len(loads) == 1, (
+        "one eviction costs one load (the Bridge heals; the loop does not again)"
+    )
     assert [i.identifier for i in sim.loaded] == [MODEL]
     assert_valid_transcript(result.messages)
 
@@ -68,4 +74,15 @@ async def test_a_model_evicted_while_generating_is_reloaded_and_the_round_rerun(
     chats = [r for r in sim.requests if r.path == "/v1/chat/completions"]
     assert len(chats) == 3
     assert chats[1].body["messages"] == chats[2].body["messages"]
+    assert len([r for r in sim.requests if r.path == "/api/v1/models/load"]) == 1
     assert_valid_transcript(result.messages)
+
+
+async def test_a_model_that_stays_unavailable_ends_the_run_after_one_healing_retry() -> None:
+    sim = new_sim(jit=False)
+    sim.fail_next(MODEL, SimError.no_models_loaded(), times=5)
+    async with new_bridge(sim) as bridge:
+        with pytest.raises(ModelNotLoadedError):
+            await bridge.run_agent(MODEL, "Go.")
+    chats = [r for r in sim.requests if r.path == "/v1/chat/completions"]
+    assert len(chats) == 2, "the request is healed and retried once, not again by the loop"

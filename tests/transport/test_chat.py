@@ -87,8 +87,16 @@ async def test_bad_messages_are_rejected_before_sending(
             None,
             "plain <think>not reasoning</think>",
         ),
+        ({"content": "42", "reasoning_content": "same", "reasoning": "same"}, "same", "42"),
     ],
-    ids=["reasoning_content", "reasoning", "inline-think", "reasoning-only", "think-not-at-start"],
+    ids=[
+        "reasoning_content",
+        "reasoning",
+        "inline-think",
+        "reasoning-only",
+        "think-not-at-start",
+        "both-fields-filled",
+    ],
 )
 async def test_reasoning_shapes(
     bridge: Bridge,

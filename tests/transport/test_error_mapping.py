@@ -164,6 +164,34 @@ CASES = [
         id="501-llama.cpp",
     ),
     pytest.param(response(418, text="teapot"), lmbridge.APIStatusError, id="other-4xx"),
+    pytest.param(
+        response(400, json={"error": 'Model "llama-3.2-1b-instruct" not found'}),
+        lmbridge.ModelNotFoundError,
+        id="unknown-dotted-model-string",
+    ),
+    pytest.param(
+        response(404, json={"error": 'model "llama3.2" not found, try pulling it first'}),
+        lmbridge.ModelNotFoundError,
+        id="unknown-model-ollama",
+    ),
+    pytest.param(
+        response(
+            404,
+            json={
+                "object": "error",
+                "message": "The model `qwen2.5-7b` does not exist.",
+                "type": "NotFoundError",
+                "code": 404,
+            },
+        ),
+        lmbridge.ModelNotFoundError,
+        id="unknown-model-vllm",
+    ),
+    pytest.param(
+        response(409, json={"error": {"message": "No models loaded.", "code": None}}),
+        lmbridge.ModelNotLoadedError,
+        id="nothing-loaded-other-4xx",
+    ),
 ]
 
 

@@ -82,6 +82,28 @@ async def test_retry_after_is_honoured(
     assert sleeps.waits == [pytest.approx(expected)]
 
 
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "soon"])
+async def test_unusable_retry_after_falls_back_to_backoff(
+    bridge: Bridge, server: respx.MockRouter, sleeps: SleepRecorder, value: str
+) -> None:
+    server.post(CHAT).mock(
+        side_effect=[
+            httpx.Response(503, headers={"Retry-After": value, "retry-after-ms": value}),
+            OK,
+        ]
+    )
+    await bridge.chat(MODEL, "hi")
+    assert len(sleeps.waits) == 1 and 0 <= sleeps.waits[0] <= 0.5
+
+
+async def test_negative_retry_after_means_now(
+    bridge: Bridge, server: respx.MockRouter, sleeps: SleepRecorder
+) -> None:
+    server.post(CHAT).mock(side_effect=[httpx.Response(429, headers={"Retry-After": "-5"}), OK])
+    await bridge.chat(MODEL, "hi")
+    assert sleeps.waits == [0.0]
+
+
 async def test_retry_after_http_date(
     bridge: Bridge, server: respx.MockRouter, sleeps: SleepRecorder
 ) -> None:
@@ -159,3 +181,64 @@ async def test_stream_not_retried_after_first_byte(
 def test_policy_rejects_negative_retries() -> None:
     with pytest.raises(ValueError):
         RetryPolicy(max_retries=-1)
+
+
+async def test_a_generation_cut_off_without_an_answer_is_not_sent_again(
+    bridge: Bridge, server: respx.MockRouter, sleeps: SleepRecorder
+) -> None:
+    route = server.post(CHAT).mock(
+        side_effect=httpx.RemoteProtocolError("Server disconnected without sending a response.")
+    )
+    with pytest.raises(
+        lmbridge.APIConnectionError, match="closed the connection without answering"
+    ) as caught:
+        await bridge.chat(MODEL, "hi")
+    assert route.call_count == 1 and sleeps.waits == []
+    assert "not sent again" in (caught.value.hint or "")
+
+
+async def test_a_listing_cut_off_without_an_answer_is_read_again(
+    bridge: Bridge, server: respx.MockRouter
+) -> None:
+    route = server.get("/lms-status").mock(
+        side_effect=[
+            httpx.RemoteProtocolError("Server disconnected"),
+            httpx.Response(200, json={"version": "0.4.8"}),
+        ]
+    )
+    assert await bridge.http.get_json("/lms-status") == {"version": "0.4.8"}
+    assert route.call_count == 2
+
+
+class _BodyBreaks(httpx.AsyncByteStream):
+    async def __aiter__(self):  # type: ignore[no-untyped-def]
+        yield b'{"id": "chatcmpl-1", "choices": ['
+        raise httpx.ReadError("peer closed connection without sending complete message body")
+
+
+async def test_an_answer_broken_part_way_is_typed_and_not_retried(
+    bridge: Bridge, server: respx.MockRouter, sleeps: SleepRecorder
+) -> None:
+    route = server.post(CHAT).mock(return_value=httpx.Response(200, stream=_BodyBreaks()))
+    with pytest.raises(lmbridge.APIConnectionError, match="broke while reading the answer"):
+        await bridge.chat(MODEL, "hi")
+    assert route.call_count == 1 and sleeps.waits == []
+
+
+async def test_a_stream_error_body_that_breaks_is_typed(
+    bridge: Bridge, server: respx.MockRouter
+) -> None:
+    server.post(CHAT).mock(return_value=httpx.Response(500, stream=_BodyBreaks()))
+    with pytest.raises(lmbridge.APIConnectionError):
+        async with bridge.stream(MODEL, "hi"):
+            pass
+
+
+async def test_pool_timeout_is_typed_with_its_own_hint(
+    bridge: Bridge, server: respx.MockRouter
+) -> None:
+    server.post(CHAT).mock(side_effect=httpx.PoolTimeout("no connection"))
+    with pytest.raises(lmbridge.APITimeoutError) as caught:
+        await bridge.chat(MODEL, "hi")
+    assert not isinstance(caught.value, lmbridge.ReadTimeoutError)
+    assert "pool" in (caught.value.hint or "")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 
+import httpx
 import pytest
 import respx
 
@@ -260,3 +262,60 @@ async def test_parallel_calls_all_at_index_zero_are_told_apart_by_id(
         ("call_a", {"tz": "UTC"}),
         ("call_b", {"tz": "CET"}),
     ]
+
+
+async def test_result_after_an_in_stream_error_raises_it_again(
+    bridge: Bridge, server: respx.MockRouter
+) -> None:
+    body = sse(chunk({"content": "Hello wo"}), {"error": {"message": "Model crashed"}}, done=False)
+    server.post(CHAT).mock(return_value=sse_response(body))
+    async with bridge.stream(MODEL, "hi") as stream:
+        with pytest.raises(lmbridge.StreamError):
+            async for _ in stream:
+                pass
+        with pytest.raises(lmbridge.StreamError, match="Model crashed"):
+            await stream.result()
+
+
+async def test_result_of_a_truncated_stream_raises_every_time(
+    bridge: Bridge, server: respx.MockRouter
+) -> None:
+    server.post(CHAT).mock(
+        return_value=sse_response(sse(chunk({"content": "Hello wo"}), done=False))
+    )
+    async with bridge.stream(MODEL, "hi") as stream:
+        with pytest.raises(lmbridge.StreamError):
+            async for _ in stream:
+                pass
+        with pytest.raises(lmbridge.StreamError, match="before the reply was complete"):
+            await stream.result()
+
+
+async def test_result_after_leaving_the_block_early_is_an_error_not_a_partial_reply(
+    bridge: Bridge, server: respx.MockRouter
+) -> None:
+    pieces = [
+        sse(chunk({"content": "a"}), done=False),
+        sse(chunk({"content": "b"}), chunk(finish="stop")),
+    ]
+    server.post(CHAT).mock(
+        return_value=httpx.Response(
+            200, headers={"content-type": "text/event-stream"}, stream=_Pieces(pieces)
+        )
+    )
+    async with bridge.stream(MODEL, "hi") as stream:
+        async for _ in stream:
+            break  # only the first network read has arrived
+    with pytest.raises(lmbridge.StreamError, match="closed before the reply was complete"):
+        await stream.result()
+
+
+class _Pieces(httpx.AsyncByteStream):
+    """A body arriving in separate network reads."""
+
+    def __init__(self, pieces: list[bytes]) -> None:
+        self._pieces = pieces
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for piece in self._pieces:
+            yield piece
