@@ -1,7 +1,7 @@
 """One run of a job per key, however many tasks ask for it at once.
 
-The first caller for a key runs the job in its own task; callers arriving while it runs wait for
-it and get the same result, or the same exception. Keys are independent, so jobs for different
+The first caller for a key runs the job itself, in its own task (no background task is spawned);
+callers arriving while it runs wait for it and get the same result, or the same exception. Keys are independent, so jobs for different
 keys run in parallel.
 
 Cancellation: a waiter that is cancelled simply stops waiting. If the caller running the job is
