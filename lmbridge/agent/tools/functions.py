@@ -134,7 +134,8 @@ def function_tool(
     doc_description, doc_params = parse_docstring(inspect.getdoc(function))
     try:
         hints = typing.get_type_hints(function, include_extras=True)
-    except Exception:  # partials, callable objects, unresolvable names: use the raw annotations
+    except (NameError, TypeError, AttributeError):
+        # partials, callable objects, names that do not resolve: use the raw annotations
         hints = {}
     fields: dict[str, Any] = {}
     positional_only: list[str] = []

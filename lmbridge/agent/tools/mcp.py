@@ -58,7 +58,8 @@ def _params_class(list_tools: Callable[..., Any]) -> type[Any] | None:
     """The class annotated on ``list_tools``'s ``params`` parameter, if it can be resolved."""
     try:
         hint = typing.get_type_hints(list_tools).get("params")
-    except Exception:  # unresolvable annotations (TYPE_CHECKING imports): fall back to cursor=
+    except (NameError, TypeError, AttributeError):
+        # annotations that do not resolve (TYPE_CHECKING imports): fall back to cursor=
         logger.debug("could not resolve the annotations of %r", list_tools, exc_info=True)
         return None
     for candidate in (hint, *typing.get_args(hint)):
