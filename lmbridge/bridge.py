@@ -24,6 +24,7 @@ from lmbridge.results import (
     EmbeddingResult,
     ResponseResult,
     decode_embedding,
+    model_differs,
 )
 from lmbridge.streams import ChatStream
 from lmbridge.structured import ResponseFormat, parse_structured, response_format_body
@@ -210,8 +211,6 @@ class Bridge:
     def _check_model(self, requested: str, answered: str | None) -> None:
         if not self._warn_mismatch or not answered:
             return
-        from lmbridge.results import model_differs
-
         if model_differs(requested, answered) and (requested, answered) not in self._warned:
             self._warned.add((requested, answered))
             warnings.warn(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -84,13 +84,13 @@ class AgentLoop:
         model: str,
         task: MessagesArg,
         *,
-        tools: Sequence[Any],
+        tools: Sequence[Any] | Mapping[str, Any],
         options: AgentOptions,
         emit: Emit,
     ) -> None:
         self._bridge = bridge
         self._model = model
-        self._sources = list(tools)
+        self._sources = tools
         self._options = options
         self._emit = emit
         self._messages = normalize_messages(task)

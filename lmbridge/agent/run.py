@@ -37,27 +37,8 @@ async def run_agent(
     options: AgentOptions,
 ) -> AgentResult:
     """Run the loop to the end (see :meth:`Bridge.run_agent <lmbridge.Bridge.run_agent>`)."""
-    loop = AgentLoop(bridge, model, task, tools=_sources(tools), options=options, emit=_discard)
+    loop = AgentLoop(bridge, model, task, tools=tools, options=options, emit=_discard)
     return await loop.run()
-
-
-def _sources(tools: Sequence[Any] | Mapping[str, Any]) -> Sequence[Any]:
-    if isinstance(tools, Mapping):
-        from lmbridge.agent.tools.mcp import MCPToolset
-
-        return [
-            MCPToolset(source, name=label) if _is_session(source) else source
-            for label, source in tools.items()
-        ]
-    return list(tools)
-
-
-def _is_session(source: object) -> bool:
-    return (
-        hasattr(source, "list_tools")
-        and hasattr(source, "call_tool")
-        and hasattr(source, "initialize")
-    )
 
 
 class AgentRun:
@@ -154,5 +135,5 @@ class AgentRun:
         async def emit(event: AgentEvent) -> None:
             await run._send.send(event)
 
-        run = cls(AgentLoop(bridge, model, task, tools=_sources(tools), options=options, emit=emit))
+        run = cls(AgentLoop(bridge, model, task, tools=tools, options=options, emit=emit))
         return run

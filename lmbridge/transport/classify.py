@@ -16,7 +16,7 @@ from typing import Any
 from lmbridge import errors
 from lmbridge.transport.retry import parse_retry_after
 
-__all__ = ["error_from_response", "error_message_from_body"]
+__all__ = ["error_from_response"]
 
 _NOT_LOADED = re.compile(
     r"no models? (?:are )?loaded|not loaded|no (?:embedding )?models? (?:is )?loaded", re.I
@@ -56,11 +56,6 @@ def _decode(body: bytes) -> tuple[str, Mapping[str, Any]]:
             message = err.get("message") or err.get("detail") or text
             return str(message), err
     return text, {}
-
-
-def error_message_from_body(body: bytes) -> str:
-    """The server's own message from an error body of any known shape."""
-    return _decode(body)[0]
 
 
 def _models_listed(message: str) -> list[str]:

@@ -200,7 +200,7 @@ class HTTPTransport:
     async def get_json(self, path: str, *, timeout: float | None = None) -> Any:
         """``GET`` a path and return its JSON."""
         response = await self.request("GET", path, timeout=timeout)
-        return self._json(response, None)
+        return decode_body(response, None, model=None)
 
     async def post_json(
         self,
@@ -212,10 +212,6 @@ class HTTPTransport:
     ) -> Any:
         """``POST`` a JSON body and return the JSON answer."""
         response = await self.request("POST", path, body=body, model=model, timeout=timeout)
-        return self._json(response, model)
-
-    @staticmethod
-    def _json(response: httpx.Response, model: str | None) -> Any:
         return decode_body(response, None, model=model)
 
     @asynccontextmanager
