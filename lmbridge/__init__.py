@@ -22,23 +22,23 @@ _EXPORTS: dict[str, str] = {
     # facade
     "Bridge": "lmbridge.bridge",
     # messages and results
-    "Message": "lmbridge.messages",
-    "ChatResult": "lmbridge.results",
-    "CompletionResult": "lmbridge.results",
-    "EmbeddingResult": "lmbridge.results",
-    "ResponseResult": "lmbridge.results",
-    "ToolCall": "lmbridge.results",
-    "Usage": "lmbridge.results",
-    "StreamEvent": "lmbridge.results",
-    "TextDelta": "lmbridge.results",
-    "ReasoningDelta": "lmbridge.results",
-    "ToolCallDelta": "lmbridge.results",
-    "ToolCallReady": "lmbridge.results",
-    "UsageReport": "lmbridge.results",
-    "ChatStream": "lmbridge.streams",
-    "ChatOptions": "lmbridge.options",
-    "SamplingOptions": "lmbridge.options",
-    "RequestOptions": "lmbridge.options",
+    "Message": "lmbridge.chat.messages",
+    "ChatResult": "lmbridge.chat.results",
+    "CompletionResult": "lmbridge.chat.results",
+    "EmbeddingResult": "lmbridge.chat.results",
+    "ResponseResult": "lmbridge.chat.results",
+    "ToolCall": "lmbridge.chat.results",
+    "Usage": "lmbridge.chat.results",
+    "StreamEvent": "lmbridge.chat.results",
+    "TextDelta": "lmbridge.chat.results",
+    "ReasoningDelta": "lmbridge.chat.results",
+    "ToolCallDelta": "lmbridge.chat.results",
+    "ToolCallReady": "lmbridge.chat.results",
+    "UsageReport": "lmbridge.chat.results",
+    "ChatStream": "lmbridge.chat.streams",
+    "ChatOptions": "lmbridge.chat.options",
+    "SamplingOptions": "lmbridge.chat.options",
+    "RequestOptions": "lmbridge.chat.options",
     # transport
     "RetryPolicy": "lmbridge.transport.retry",
     "HTTPTransport": "lmbridge.transport.client",
@@ -148,6 +148,31 @@ if TYPE_CHECKING:
     from lmbridge.bridge import (
         Bridge as Bridge,
     )
+    from lmbridge.chat.messages import (
+        Message as Message,
+    )
+    from lmbridge.chat.options import (
+        ChatOptions as ChatOptions,
+        RequestOptions as RequestOptions,
+        SamplingOptions as SamplingOptions,
+    )
+    from lmbridge.chat.results import (
+        ChatResult as ChatResult,
+        CompletionResult as CompletionResult,
+        EmbeddingResult as EmbeddingResult,
+        ReasoningDelta as ReasoningDelta,
+        ResponseResult as ResponseResult,
+        StreamEvent as StreamEvent,
+        TextDelta as TextDelta,
+        ToolCall as ToolCall,
+        ToolCallDelta as ToolCallDelta,
+        ToolCallReady as ToolCallReady,
+        Usage as Usage,
+        UsageReport as UsageReport,
+    )
+    from lmbridge.chat.streams import (
+        ChatStream as ChatStream,
+    )
     from lmbridge.errors import (
         AgentRunCancelledError as AgentRunCancelledError,
         APIConnectionError as APIConnectionError,
@@ -195,31 +220,6 @@ if TYPE_CHECKING:
     )
     from lmbridge.mcp_config import (
         open_mcp_sessions as open_mcp_sessions,
-    )
-    from lmbridge.messages import (
-        Message as Message,
-    )
-    from lmbridge.options import (
-        ChatOptions as ChatOptions,
-        RequestOptions as RequestOptions,
-        SamplingOptions as SamplingOptions,
-    )
-    from lmbridge.results import (
-        ChatResult as ChatResult,
-        CompletionResult as CompletionResult,
-        EmbeddingResult as EmbeddingResult,
-        ReasoningDelta as ReasoningDelta,
-        ResponseResult as ResponseResult,
-        StreamEvent as StreamEvent,
-        TextDelta as TextDelta,
-        ToolCall as ToolCall,
-        ToolCallDelta as ToolCallDelta,
-        ToolCallReady as ToolCallReady,
-        Usage as Usage,
-        UsageReport as UsageReport,
-    )
-    from lmbridge.streams import (
-        ChatStream as ChatStream,
     )
     from lmbridge.transport.client import (
         HTTPTransport as HTTPTransport,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from types import TracebackType
@@ -14,30 +13,31 @@ from pydantic import BaseModel
 from typing_extensions import Unpack
 
 from lmbridge import errors
-from lmbridge.lifecycle.lms import LmsCli
-from lmbridge.lifecycle.models import ModelManager
-from lmbridge.messages import MessagesArg, normalize_messages
-from lmbridge.options import ChatOptions, RequestOptions, SamplingOptions, sampling_body
-from lmbridge.results import (
+from lmbridge.chat.assemble import result_from_completion
+from lmbridge.chat.messages import MessagesArg, normalize_messages
+from lmbridge.chat.options import ChatOptions, RequestOptions, SamplingOptions, sampling_body
+from lmbridge.chat.responses import build_responses_body, result_from_response
+from lmbridge.chat.results import (
     ChatResult,
     CompletionResult,
     EmbeddingResult,
+    MismatchWarnings,
     ResponseResult,
     decode_embedding,
-    model_differs,
 )
-from lmbridge.streams import ChatStream
-from lmbridge.structured import ResponseFormat, parse_structured, response_format_body
-from lmbridge.transport.assemble import result_from_completion
-from lmbridge.transport.client import DEFAULT_TIMEOUT, HTTPTransport, TimeoutArg, decode_body
-from lmbridge.transport.responses import build_responses_body, result_from_response
+from lmbridge.chat.streams import ChatStream
+from lmbridge.chat.structured import ResponseFormat, finish_chat, response_format_body
+from lmbridge.chat.wire import ChatCompletion, EmbeddingResponse, ResponseObject, TextCompletion
+from lmbridge.lifecycle.lms import LmsCli
+from lmbridge.lifecycle.models import ModelManager
+from lmbridge.transport.client import (
+    DEFAULT_TIMEOUT,
+    HTTPTransport,
+    TimeoutArg,
+    decode_body,
+    merge_timeout,
+)
 from lmbridge.transport.retry import RetryPolicy
-from lmbridge.transport.wire import (
-    ChatCompletion,
-    EmbeddingResponse,
-    ResponseObject,
-    TextCompletion,
-)
 
 if TYPE_CHECKING:
     from lmbridge.agent.options import AgentSettings
@@ -52,16 +52,8 @@ B = TypeVar("B", bound=BaseModel)
 ModelKind = Literal["llm", "embedding"]
 
 _HEALABLE = (errors.ModelNotLoadedError, errors.ModelNotFoundError)
-
-
-def _timeout(value: TimeoutArg) -> httpx.Timeout:
-    if value is None:
-        return DEFAULT_TIMEOUT
-    if isinstance(value, httpx.Timeout):
-        return value
-    return httpx.Timeout(
-        connect=DEFAULT_TIMEOUT.connect, read=float(value), write=DEFAULT_TIMEOUT.write, pool=None
-    )
+_CHAT = "/v1/chat/completions"
+_EMBEDDINGS = "/v1/embeddings"
 
 
 class Bridge:
@@ -114,7 +106,7 @@ class Bridge:
         self._http = HTTPTransport(
             base_url=base_url,
             api_token=token,
-            timeout=_timeout(timeout),
+            timeout=merge_timeout(DEFAULT_TIMEOUT, timeout),
             retry=retry_policy or RetryPolicy(max_retries=max_retries),
             http_client=http_client,
             transport=transport,
@@ -130,8 +122,7 @@ class Bridge:
             load_timeout=load_timeout,
         )
         """Model lifecycle: ``list``, ``loaded``, ``get``, ``ensure_loaded``, ``unload``."""
-        self._warn_mismatch = warn_on_model_mismatch
-        self._warned: set[tuple[str, str]] = set()
+        self._mismatch = MismatchWarnings(enabled=warn_on_model_mismatch)
 
     @property
     def base_url(self) -> str:
@@ -208,19 +199,6 @@ class Bridge:
 
         return await self._guarded(model, kind, send)
 
-    def _check_model(self, requested: str, answered: str | None) -> None:
-        if not self._warn_mismatch or not answered:
-            return
-        if model_differs(requested, answered) and (requested, answered) not in self._warned:
-            self._warned.add((requested, answered))
-            warnings.warn(
-                errors.ModelMismatchWarning(
-                    f"asked for model {requested!r} but the server answered with {answered!r} "
-                    "(servers with one model loaded answer any name with it)"
-                ),
-                stacklevel=3,
-            )
-
     # --- chat ----------------------------------------------------------------------------
 
     def _chat_body(
@@ -237,31 +215,6 @@ class Bridge:
             body["response_format"] = response_format_body(response_format)
         body.update(sampling_body(options))
         return body
-
-    def _finalizer(
-        self, model: str, response_format: ResponseFormat | None
-    ) -> Callable[[ChatResult[Any]], ChatResult[Any]]:
-        url = self.base_url + "/v1/chat/completions"
-
-        def finalize(result: ChatResult[Any]) -> ChatResult[Any]:
-            self._check_model(model, result.model)
-            if response_format is None or result.tool_calls:
-                return result
-            parsed = parse_structured(response_format, result.text, model=model, url=url)
-            return ChatResult(
-                text=result.text,
-                reasoning=result.reasoning,
-                tool_calls=result.tool_calls,
-                finish_reason=result.finish_reason,
-                usage=result.usage,
-                model=result.model,
-                requested_model=result.requested_model,
-                parsed=parsed,
-                stats=result.stats,
-                raw=result.raw,
-            )
-
-        return finalize
 
     @overload
     async def chat(
@@ -309,10 +262,14 @@ class Bridge:
         """
         body = self._chat_body(model, messages, response_format, options)
         name, completion = await self._post_model(
-            "/v1/chat/completions", body, ChatCompletion, model=model, kind="llm", options=options
+            _CHAT, body, ChatCompletion, model=model, kind="llm", options=options
         )
-        result = result_from_completion(completion, requested_model=name)
-        return self._finalizer(name, response_format)(result)
+        return finish_chat(
+            result_from_completion(completion, sent_model=name),
+            response_format=response_format,
+            url=self._http.url(_CHAT),
+            mismatch=self._mismatch,
+        )
 
     @asynccontextmanager
     async def stream(
@@ -340,7 +297,7 @@ class Bridge:
             async def open_stream(name: str) -> tuple[str, Any]:
                 events = await stack.enter_async_context(
                     self._http.stream_events(
-                        "/v1/chat/completions",
+                        _CHAT,
                         {**body, "model": name},
                         model=name,
                         timeout=timeout,
@@ -352,9 +309,10 @@ class Bridge:
             name, events = await self._guarded(model, "llm", open_stream)
             stream: ChatStream[Any] = ChatStream(
                 events,
-                requested_model=name,
-                url=self.base_url + "/v1/chat/completions",
-                finalize=self._finalizer(name, response_format),
+                sent_model=name,
+                url=self._http.url(_CHAT),
+                response_format=response_format,
+                mismatch=self._mismatch,
             )
             try:
                 yield stream
@@ -386,7 +344,7 @@ class Bridge:
             body["dimensions"] = dimensions
         body.update(options.get("extra_body") or {})
         model, parsed = await self._post_model(
-            "/v1/embeddings",
+            _EMBEDDINGS,
             body,
             EmbeddingResponse,
             model=model,
@@ -397,14 +355,14 @@ class Bridge:
         if len(items) != len(texts):
             raise errors.InvalidResponseError(
                 f"asked for {len(texts)} embeddings, the server sent {len(items)}",
-                url=self.base_url + "/v1/embeddings",
+                url=self._http.url(_EMBEDDINGS),
                 model=model,
             )
-        self._check_model(model, parsed.model)
+        self._mismatch.check(model, parsed.model)
         return EmbeddingResult(
             vectors=[decode_embedding(item.embedding) for item in items],
             model=parsed.model,
-            requested_model=model,
+            sent_model=model,
             usage=parsed.usage,
             raw=parsed,
         )
@@ -420,14 +378,14 @@ class Bridge:
         model, parsed = await self._post_model(
             "/v1/completions", body, TextCompletion, model=model, kind="llm", options=options
         )
-        self._check_model(model, parsed.model)
+        self._mismatch.check(model, parsed.model)
         choice = parsed.choices[0] if parsed.choices else None
         return CompletionResult(
             text=choice.text if choice else "",
             finish_reason=choice.finish_reason if choice else None,
             usage=parsed.usage,
             model=parsed.model,
-            requested_model=model,
+            sent_model=model,
             raw=parsed,
         )
 
@@ -465,8 +423,8 @@ class Bridge:
         model, parsed = await self._post_model(
             "/v1/responses", body, ResponseObject, model=model, kind="llm", options=options
         )
-        self._check_model(model, parsed.model)
-        return result_from_response(parsed, requested_model=model)
+        self._mismatch.check(model, parsed.model)
+        return result_from_response(parsed, sent_model=model)
 
     # --- agents ----------------------------------------------------------------------------
 
@@ -493,10 +451,10 @@ class Bridge:
         Returns:
             The :class:`~lmbridge.agent.AgentResult`; ``stop_reason`` says why it ended.
         """
-        from lmbridge.agent.options import agent_options
+        from lmbridge.agent.options import agent_settings
         from lmbridge.agent.run import run_agent
 
-        return await run_agent(self, model, task, tools=tools, options=agent_options(options))
+        return await run_agent(self, model, task, tools=tools, settings=agent_settings(options))
 
     def stream_agent(
         self,
@@ -511,7 +469,7 @@ class Bridge:
         Iterate ``run`` for :data:`~lmbridge.agent.AgentEvent` items, then
         ``await run.result()``. Takes the same options as :meth:`run_agent`.
         """
-        from lmbridge.agent.options import agent_options
+        from lmbridge.agent.options import agent_settings
         from lmbridge.agent.run import AgentRun
 
-        return AgentRun.start(self, model, task, tools=tools, options=agent_options(options))
+        return AgentRun.start(self, model, task, tools=tools, settings=agent_settings(options))

@@ -11,8 +11,8 @@ import httpx
 from pydantic import BaseModel
 
 from lmbridge.bridge import Bridge
+from lmbridge.chat.results import ReasoningDelta, TextDelta
 from lmbridge.errors import LMBridgeError
-from lmbridge.results import ReasoningDelta, TextDelta
 from lmbridge.transport.client import normalize_base_url
 
 __all__ = ["main"]

@@ -5,6 +5,7 @@ Run one with :meth:`Bridge.run_agent <lmbridge.Bridge.run_agent>` or watch it wi
 :mod:`lmbridge.agent.tools`.
 """
 
+from lmbridge.agent.client import AgentClient
 from lmbridge.agent.events import (
     AgentEvent,
     RoundFinished,
@@ -16,14 +17,14 @@ from lmbridge.agent.events import (
     ToolCallRequested,
     ToolResultReady,
 )
-from lmbridge.agent.options import AgentOptions, AgentSettings
+from lmbridge.agent.options import AgentSettings
 from lmbridge.agent.recovery import RecoveredCall, recover_tool_calls
 from lmbridge.agent.result import AgentResult, StopReason, ToolCallRecord
 from lmbridge.agent.run import AgentRun
 
 __all__ = [
+    "AgentClient",
     "AgentEvent",
-    "AgentOptions",
     "AgentResult",
     "AgentRun",
     "AgentSettings",

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from lmbridge.agent.result import AgentResult, ToolCallRecord
-from lmbridge.transport.wire import Usage
+from lmbridge.chat.wire import Usage
 
 __all__ = [
     "AgentEvent",

@@ -21,18 +21,18 @@ from lmbridge.agent.events import (
     ToolResultReady,
 )
 from lmbridge.agent.guards import LoopGuard
-from lmbridge.agent.options import AgentOptions
+from lmbridge.agent.options import AgentSettings, chat_options
 from lmbridge.agent.recovery import recover_tool_calls
 from lmbridge.agent.result import AgentResult, StopReason, ToolCallRecord
 from lmbridge.agent.tools.base import ToolOutcome
 from lmbridge.agent.tools.registry import ToolRegistry
-from lmbridge.messages import MessagesArg, normalize_messages
-from lmbridge.results import ChatResult, ReasoningDelta, TextDelta, ToolCall
-from lmbridge.transport.assemble import make_tool_call
-from lmbridge.transport.wire import Usage
+from lmbridge.chat.assemble import make_tool_call
+from lmbridge.chat.messages import MessagesArg, normalize_messages
+from lmbridge.chat.results import ChatResult, ReasoningDelta, TextDelta, ToolCall
+from lmbridge.chat.wire import Usage
 
 if TYPE_CHECKING:
-    from lmbridge.bridge import Bridge
+    from lmbridge.agent.client import AgentClient
 
 __all__ = ["AgentLoop"]
 
@@ -76,35 +76,46 @@ def _call_message(call: ToolCall) -> dict[str, Any]:
 
 
 class AgentLoop:
-    """One run of the loop. Protocol decisions live here; I/O goes through the Bridge and tools."""
+    """One run of the loop. Protocol decisions live here; I/O goes through the client and tools.
+
+    Args:
+        client: sends the rounds (the :class:`~lmbridge.Bridge`; see :class:`AgentClient`).
+        model: the model key.
+        task: one user message, or a conversation to continue.
+        tools: the tool sources, as :meth:`ToolRegistry.build` takes them.
+        settings: checked settings with defaults filled in (see :func:`agent_settings`).
+        emit: receives every event of the run.
+    """
 
     def __init__(
         self,
-        bridge: Bridge,
+        client: AgentClient,
         model: str,
         task: MessagesArg,
         *,
         tools: Sequence[Any] | Mapping[str, Any],
-        options: AgentOptions,
+        settings: AgentSettings,
         emit: Emit,
     ) -> None:
-        self._bridge = bridge
+        self._client = client
         self._model = model
         self._sources = tools
-        self._options = options
+        self._settings = settings
+        self._chat_options = chat_options(settings)
         self._emit = emit
         self._messages = normalize_messages(task)
-        if options.system is not None:
+        system = settings["system"]
+        if system is not None:
             if self._messages[0].get("role") == "system":
-                self._messages[0] = {"role": "system", "content": options.system}
+                self._messages[0] = {"role": "system", "content": system}
             else:
-                self._messages.insert(0, {"role": "system", "content": options.system})
+                self._messages.insert(0, {"role": "system", "content": system})
         self._records: list[ToolCallRecord] = []
         self._usage = Usage()
         self._rounds = 0
         self._invalid = 0
         self._last: ChatResult[Any] | None = None
-        self._guard = LoopGuard(options.loop_rounds)
+        self._guard = LoopGuard(settings["loop_rounds"])
 
     @property
     def model(self) -> str:
@@ -114,11 +125,11 @@ class AgentLoop:
     async def run(self) -> AgentResult:
         """Run to the end and return the result (also sent as a :class:`RunFinished` event)."""
         registry = await ToolRegistry.build(
-            self._sources, max_result_chars=self._options.max_result_chars
+            self._sources, max_result_chars=self._settings["max_result_chars"]
         )
-        await self._bridge.models.prepare(self._model, kind="llm")
+        await self._client.models.prepare(self._model, kind="llm")
         stop: StopReason | None = None
-        with anyio.move_on_after(self._options.time_limit) as deadline:
+        with anyio.move_on_after(self._settings["time_limit"]) as deadline:
             stop = await self._rounds_until_done(registry)
         if deadline.cancelled_caught:
             stop = "time_limit"
@@ -138,7 +149,7 @@ class AgentLoop:
 
     async def _rounds_until_done(self, registry: ToolRegistry) -> StopReason:
         while True:
-            if self._rounds >= self._options.max_rounds:
+            if self._rounds >= self._settings["max_rounds"]:
                 return "max_rounds"
             self._rounds += 1
             reply = await self._model_call(registry)
@@ -159,11 +170,11 @@ class AgentLoop:
                 RoundFinished(self._rounds, text, len(calls), reply.finish_reason, reply.usage)
             )
             self._invalid += sum(1 for outcome in outcomes if outcome.invalid_call)
-            if self._invalid > self._options.max_invalid_calls:
+            if self._invalid > self._settings["max_invalid_calls"]:
                 return "invalid_calls"
             if self._guard.looping((c.name, c.arguments, c.arguments_json) for c in calls):
                 return "loop_detected"
-            budget = self._options.token_budget
+            budget = self._settings["token_budget"]
             if budget is not None and self._usage.total_tokens >= budget:
                 return "token_budget"
 
@@ -193,20 +204,18 @@ class AgentLoop:
             await self._emit(
                 RoundRetried(self._rounds, f"the reply broke off: {broke.cause.message}")
             )
-            # Forget what we knew about the model, so the rerun checks (and loads) it again.
-            self._bridge.models.forget(self._model)
-            self._bridge.models.invalidate()
+            # Forget what we knew about the models, so the rerun checks (and loads) it again.
+            self._client.models.invalidate()
         try:
             return await self._stream_round(registry)
         except _StreamBroke as broke:
             raise broke.cause from None
 
     async def _stream_round(self, registry: ToolRegistry) -> ChatResult[Any]:
-        options = dict(self._options.chat_options)
         tools = registry.openai_tools() or None
-        tool_choice = self._options.tool_choice if tools else None
-        async with self._bridge.stream(
-            self._model, self._messages, tools=tools, tool_choice=tool_choice, **options
+        tool_choice = self._settings["tool_choice"] if tools else None
+        async with self._client.stream(
+            self._model, self._messages, **self._chat_options, tools=tools, tool_choice=tool_choice
         ) as stream:
             try:
                 async for event in stream:
@@ -224,7 +233,7 @@ class AgentLoop:
         """Run the calls concurrently (bounded), answer them in call order."""
         outcomes: list[ToolOutcome | None] = [None] * len(calls)
         records: list[ToolCallRecord | None] = [None] * len(calls)
-        limiter = anyio.CapacityLimiter(self._options.max_parallel_tools)
+        limiter = anyio.CapacityLimiter(self._settings["max_parallel_tools"])
         round_number = self._rounds
 
         async def run_one(index: int, call: ToolCall) -> None:
@@ -235,10 +244,7 @@ class AgentLoop:
                     )
                 )
                 started = time.monotonic()
-                arguments: str | dict[str, Any] = call.arguments if call.ok else call.arguments_json
-                outcome = await registry.call(
-                    call.name, arguments, timeout=self._options.tool_timeout
-                )
+                outcome = await registry.run(call, timeout=self._settings["tool_timeout"])
                 duration = time.monotonic() - started
             outcomes[index] = outcome
             entry = registry.get(call.name)
@@ -277,7 +283,7 @@ class AgentLoop:
 
     def _append_images(self, calls: list[ToolCall], outcomes: list[ToolOutcome | None]) -> None:
         """Show the tools' images to a vision model, as a user message after the results."""
-        if not self._options.pass_images:
+        if not self._settings["pass_images"]:
             return
         parts: list[dict[str, Any]] = []
         for call, outcome in zip(calls, outcomes, strict=True):

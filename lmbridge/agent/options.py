@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final, cast
 
-from lmbridge.options import SamplingOptions
+from lmbridge.agent.tools.registry import DEFAULT_MAX_RESULT_CHARS
+from lmbridge.chat.options import SamplingOptions
 
-__all__ = ["AgentOptions", "AgentSettings", "agent_options"]
+__all__ = ["AGENT_DEFAULTS", "AgentSettings", "agent_settings", "chat_options"]
 
 
 class AgentSettings(SamplingOptions, total=False):
@@ -48,36 +48,50 @@ class AgentSettings(SamplingOptions, total=False):
 
 
 _CHAT_OPTIONS = SamplingOptions.__optional_keys__
+_AGENT_OPTIONS = AgentSettings.__optional_keys__ - _CHAT_OPTIONS
+
+#: The agent's own options when a call leaves them out (its chat options have no defaults:
+#: the server's apply).
+AGENT_DEFAULTS: Final[AgentSettings] = {
+    "system": None,
+    "max_rounds": 20,
+    "time_limit": None,
+    "token_budget": None,
+    "tool_timeout": 60.0,
+    "max_parallel_tools": 4,
+    "max_invalid_calls": 8,
+    "loop_rounds": 3,
+    "max_result_chars": DEFAULT_MAX_RESULT_CHARS,
+    "pass_images": False,
+    "tool_choice": None,
+}
 
 
-@dataclass(frozen=True)
-class AgentOptions:
-    """How an agent run behaves: :class:`AgentSettings`, validated, with defaults filled in."""
+def agent_settings(given: Mapping[str, Any]) -> AgentSettings:
+    """The settings of one run: ``given`` checked, with :data:`AGENT_DEFAULTS` filled in.
 
-    system: str | None = None
-    max_rounds: int = 20
-    time_limit: float | None = None
-    token_budget: int | None = None
-    tool_timeout: float | None = 60.0
-    max_parallel_tools: int = 4
-    max_invalid_calls: int = 8
-    loop_rounds: int = 3
-    max_result_chars: int | None = 20_000
-    pass_images: bool = False
-    tool_choice: str | Mapping[str, Any] | None = None
-    chat_options: Mapping[str, Any] = field(default_factory=dict)
+    Chat options given as ``None`` are left out (the server's defaults apply).
 
-    def __post_init__(self) -> None:
-        if self.max_rounds < 1:
-            raise ValueError("max_rounds must be at least 1")
-        if self.max_parallel_tools < 1:
-            raise ValueError("max_parallel_tools must be at least 1")
-        if self.max_invalid_calls < 0:
-            raise ValueError("max_invalid_calls must be >= 0")
+    Raises:
+        TypeError: an option name that :class:`AgentSettings` does not declare.
+        ValueError: a limit out of range.
+    """
+    unknown = sorted(set(given) - AgentSettings.__optional_keys__)
+    if unknown:
+        raise TypeError(f"unexpected agent option(s): {', '.join(map(repr, unknown))}")
+    settings: dict[str, Any] = dict(AGENT_DEFAULTS)
+    for key, value in given.items():
+        if key in _AGENT_OPTIONS or value is not None:
+            settings[key] = value
+    if settings["max_rounds"] < 1:
+        raise ValueError("max_rounds must be at least 1")
+    if settings["max_parallel_tools"] < 1:
+        raise ValueError("max_parallel_tools must be at least 1")
+    if settings["max_invalid_calls"] < 0:
+        raise ValueError("max_invalid_calls must be >= 0")
+    return cast(AgentSettings, settings)
 
 
-def agent_options(settings: Mapping[str, Any]) -> AgentOptions:
-    """Validated :class:`AgentOptions` from keyword options; unknown names are a ``TypeError``."""
-    chat = {k: v for k, v in settings.items() if k in _CHAT_OPTIONS and v is not None}
-    rest = {k: v for k, v in settings.items() if k not in _CHAT_OPTIONS}
-    return AgentOptions(**rest, chat_options=chat)
+def chat_options(settings: AgentSettings) -> SamplingOptions:
+    """The options of ``settings`` that go to every model call of the run."""
+    return cast(SamplingOptions, {k: v for k, v in settings.items() if k in _CHAT_OPTIONS})

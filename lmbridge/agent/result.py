@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from lmbridge.agent.tools.base import ToolOutcome
-from lmbridge.transport.wire import Usage
+from lmbridge.chat.wire import Usage
 
 __all__ = ["AgentResult", "StopReason", "ToolCallRecord"]
 

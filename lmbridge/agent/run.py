@@ -13,13 +13,13 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 
 from lmbridge.agent.events import AgentEvent
 from lmbridge.agent.loop import AgentLoop
-from lmbridge.agent.options import AgentOptions
+from lmbridge.agent.options import AgentSettings
 from lmbridge.agent.result import AgentResult
 from lmbridge.errors import AgentRunCancelledError
-from lmbridge.messages import MessagesArg
 
 if TYPE_CHECKING:
-    from lmbridge.bridge import Bridge
+    from lmbridge.agent.client import AgentClient
+    from lmbridge.chat.messages import MessagesArg
 
 __all__ = ["AgentRun"]
 
@@ -29,15 +29,15 @@ async def _discard(event: AgentEvent) -> None:
 
 
 async def run_agent(
-    bridge: Bridge,
+    client: AgentClient,
     model: str,
     task: MessagesArg,
     *,
     tools: Sequence[Any] | Mapping[str, Any],
-    options: AgentOptions,
+    settings: AgentSettings,
 ) -> AgentResult:
     """Run the loop to the end (see :meth:`Bridge.run_agent <lmbridge.Bridge.run_agent>`)."""
-    loop = AgentLoop(bridge, model, task, tools=tools, options=options, emit=_discard)
+    loop = AgentLoop(client, model, task, tools=tools, settings=settings, emit=_discard)
     return await loop.run()
 
 
@@ -122,12 +122,12 @@ class AgentRun:
     @classmethod
     def start(
         cls,
-        bridge: Bridge,
+        client: AgentClient,
         model: str,
         task: MessagesArg,
         *,
         tools: Sequence[Any] | Mapping[str, Any],
-        options: AgentOptions,
+        settings: AgentSettings,
     ) -> AgentRun:
         """Build a run whose events go to the returned object (started on ``async with``)."""
         run: AgentRun
@@ -135,5 +135,5 @@ class AgentRun:
         async def emit(event: AgentEvent) -> None:
             await run._send.send(event)
 
-        run = cls(AgentLoop(bridge, model, task, tools=tools, options=options, emit=emit))
+        run = cls(AgentLoop(client, model, task, tools=tools, settings=settings, emit=emit))
         return run

@@ -17,7 +17,14 @@ from lmbridge.transport.classify import error_from_response
 from lmbridge.transport.retry import RETRYABLE_STATUSES, RetryPolicy
 from lmbridge.transport.sse import ServerSentEvent, SSEDecoder
 
-__all__ = ["DEFAULT_TIMEOUT", "HTTPTransport", "TimeoutArg", "decode_body", "normalize_base_url"]
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "HTTPTransport",
+    "TimeoutArg",
+    "decode_body",
+    "merge_timeout",
+    "normalize_base_url",
+]
 
 #: Connect quickly or fail; wait long for the next byte, since local generation can be slow.
 DEFAULT_TIMEOUT = httpx.Timeout(connect=5.0, read=600.0, write=60.0, pool=None)
@@ -44,7 +51,8 @@ def normalize_base_url(base_url: str | None) -> str:
     return url
 
 
-def _merge_timeout(default: httpx.Timeout, override: TimeoutArg) -> httpx.Timeout:
+def merge_timeout(default: httpx.Timeout, override: TimeoutArg) -> httpx.Timeout:
+    """``override`` in full, or as a read timeout on top of ``default``; ``default`` if ``None``."""
     if override is None:
         return default
     if isinstance(override, httpx.Timeout):
@@ -171,16 +179,20 @@ class HTTPTransport:
         if self._owns_client:
             await self._client.aclose()
 
+    def url(self, path: str) -> str:
+        """The full URL of ``path`` (``"/v1/chat/completions"``) on this server."""
+        return self.base_url + path
+
     # --- requests ----------------------------------------------------------------------------
 
     def _build(self, method: str, path: str, body: Any, timeout: TimeoutArg) -> httpx.Request:
         content = None if body is None else pydantic_core.to_json(body)
         return self._client.build_request(
             method,
-            self.base_url + path,
+            self.url(path),
             content=content,
             headers=self._headers,
-            timeout=_merge_timeout(self.timeout, timeout),
+            timeout=merge_timeout(self.timeout, timeout),
         )
 
     async def request(

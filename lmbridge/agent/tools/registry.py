@@ -1,13 +1,12 @@
 """All tools of an agent under model-facing names, and one robust way to call them.
 
-:meth:`ToolRegistry.call` never raises because a model or a tool misbehaved: every such failure
+:meth:`ToolRegistry.run` (and :meth:`ToolRegistry.call`) never raises because a model or a tool misbehaved: every such failure
 becomes an error :class:`~lmbridge.agent.tools.ToolOutcome` with a short message for the model.
 Only cancellation and ``BaseException``\\ s such as ``KeyboardInterrupt`` propagate.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -21,6 +20,8 @@ from lmbridge.agent.tools.functions import FunctionTool, FunctionToolset
 from lmbridge.agent.tools.mcp import MCPSession, MCPToolset
 from lmbridge.agent.tools.naming import assign_names, sanitize_name
 from lmbridge.agent.tools.schema_check import check_arguments
+from lmbridge.chat.assemble import make_tool_call
+from lmbridge.chat.results import ToolCall
 from lmbridge.errors import ToolListingError
 
 __all__ = ["DEFAULT_MAX_RESULT_CHARS", "RegisteredTool", "ToolRegistry", "ToolSource"]
@@ -102,32 +103,6 @@ async def _resolve(source: object, label: str | None) -> tuple[Toolset, Sequence
     raise TypeError(
         f"not a tool source: {source!r} (expected a toolset, an MCP session or a function)"
     )
-
-
-def _parse_arguments(arguments: str | Mapping[str, Any] | None) -> dict[str, Any] | str:
-    """The arguments as a dict, or a message for the model saying what was wrong."""
-    if arguments is None:
-        return {}
-    if isinstance(arguments, Mapping):
-        return dict(arguments)
-    if not isinstance(arguments, str):
-        return f"The arguments must be a JSON object, not {type(arguments).__name__}."
-    if not arguments.strip():
-        return {}  # some servers send "" for a call without arguments
-    try:
-        parsed = json.loads(arguments)
-    except json.JSONDecodeError as exc:
-        return (
-            f"The arguments were not valid JSON: {exc.msg} at position {exc.pos} of "
-            f"{_short(arguments, 200)!r}. Send the arguments as one JSON object."
-        )
-    if parsed is None:
-        return {}
-    if not isinstance(parsed, dict):
-        kinds = {"list": "an array", "str": "a string"}
-        kind = kinds.get(type(parsed).__name__, f"a {type(parsed).__name__}")
-        return f"The arguments must be a JSON object, not {kind}."
-    return parsed
 
 
 class ToolRegistry:
@@ -257,11 +232,24 @@ class ToolRegistry:
         *,
         timeout: float | None = None,
     ) -> ToolOutcome:
-        """Call the tool the model named, whatever the model or the tool does.
+        """Call the tool the model named, with arguments as the model sent them.
 
         Args:
             name: the model-facing tool name, as the model sent it.
             arguments: the arguments as the model sent them (a JSON string) or already parsed.
+            timeout: as for :meth:`run`.
+
+        Returns:
+            As :meth:`run` does for the same call.
+        """
+        return await self.run(make_tool_call(None, name, arguments), timeout=timeout)
+
+    async def run(self, call: ToolCall, *, timeout: float | None = None) -> ToolOutcome:
+        """Run one tool call, whatever the model or the tool does.
+
+        Args:
+            call: the call as assembled from the model's reply (its arguments already parsed;
+                ``call.error`` says why they did not parse).
             timeout: seconds the tool may take; ``None``: no limit. On timeout the call is
                 cancelled (an MCP server is told so) and the session stays usable.
 
@@ -270,19 +258,18 @@ class ToolRegistry:
             exceptions, ``isError`` results and timeouts give ``is_error=True`` outcomes whose
             ``text`` tells the model what went wrong and ``error_kind`` says which it was.
         """
-        entry = self._lookup(name)
+        entry = self._lookup(call.name)
         if entry is None:
             return self._cap(
-                ToolOutcome.from_error(self._unknown_message(name), kind="unknown_tool")
+                ToolOutcome.from_error(self._unknown_message(call.name), kind="unknown_tool")
             )
-        parsed = _parse_arguments(arguments)
-        if isinstance(parsed, str):
-            return ToolOutcome.from_error(parsed, kind="invalid_arguments")
-        problems = check_arguments(entry.tool.parameters, parsed)
+        if call.error is not None:
+            return ToolOutcome.from_error(call.error, kind="invalid_arguments")
+        problems = check_arguments(entry.tool.parameters, call.arguments)
         if problems:
             message = f"Invalid arguments for tool '{entry.name}': {'; '.join(problems)}."
             return self._cap(ToolOutcome.from_error(message, kind="invalid_arguments"))
-        return self._cap(await self._invoke(entry, parsed, timeout))
+        return self._cap(await self._invoke(entry, call.arguments, timeout))
 
     def _unknown_message(self, name: str) -> str:
         shown = self.names[:_MAX_LISTED_NAMES]

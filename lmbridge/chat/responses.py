@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from lmbridge.results import ResponseResult
-from lmbridge.transport.assemble import make_tool_call
-from lmbridge.transport.wire import ResponseObject
+from lmbridge.chat.assemble import make_tool_call
+from lmbridge.chat.results import ResponseResult
+from lmbridge.chat.wire import ResponseObject
 
 __all__ = ["build_responses_body", "flatten_tool", "result_from_response"]
 
@@ -70,7 +70,7 @@ def _texts(item: Mapping[str, Any], *kinds: str) -> list[str]:
     ]
 
 
-def result_from_response(response: ResponseObject, *, requested_model: str) -> ResponseResult:
+def result_from_response(response: ResponseObject, *, sent_model: str) -> ResponseResult:
     """A :class:`ResponseResult` from a validated response object."""
     text: list[str] = []
     reasoning: list[str] = []
@@ -97,6 +97,6 @@ def result_from_response(response: ResponseObject, *, requested_model: str) -> R
         output=response.output,
         usage=response.usage,
         model=response.model,
-        requested_model=requested_model,
+        sent_model=sent_model,
         raw=response,
     )

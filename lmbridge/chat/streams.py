@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any, Generic, TypeVar
 
 import anyio
@@ -10,11 +10,12 @@ import pydantic_core
 from pydantic import ValidationError
 
 from lmbridge import errors
-from lmbridge.results import ChatResult, StreamEvent
-from lmbridge.transport.assemble import ChatAssembler
+from lmbridge.chat.assemble import ChatAssembler
+from lmbridge.chat.results import ChatResult, MismatchWarnings, StreamEvent
+from lmbridge.chat.structured import ResponseFormat, finish_chat
+from lmbridge.chat.wire import CHAT_CHUNK, ChatChunk
 from lmbridge.transport.classify import error_from_response
 from lmbridge.transport.sse import ServerSentEvent
-from lmbridge.transport.wire import CHAT_CHUNK, ChatChunk
 
 __all__ = ["ChatStream", "in_stream_error"]
 
@@ -50,20 +51,29 @@ class ChatStream(Generic[T]):
 
     A stream that ends without ``[DONE]`` and without a ``finish_reason`` raises
     :class:`~lmbridge.StreamError`: a partial reply is never passed off as complete.
+
+    Args:
+        source: batches of server-sent events, one batch per network read.
+        sent_model: the model name the request carried.
+        url: the endpoint, for errors.
+        response_format: what the finished reply is parsed into, if anything.
+        mismatch: told which model answered, once the reply is complete.
     """
 
     def __init__(
         self,
         source: AsyncIterator[list[ServerSentEvent]],
         *,
-        requested_model: str,
+        sent_model: str,
         url: str,
-        finalize: Callable[[ChatResult[Any]], ChatResult[T]],
+        response_format: ResponseFormat | None,
+        mismatch: MismatchWarnings,
     ) -> None:
         self._source = source
-        self._assembler = ChatAssembler(requested_model)
+        self._assembler = ChatAssembler(sent_model)
         self._url = url
-        self._finalize = finalize
+        self._response_format = response_format
+        self._mismatch = mismatch
         self._pending: list[StreamEvent] = []
         self._next = 0
         self._ended = False  # nothing more will be read
@@ -123,7 +133,7 @@ class ChatStream(Generic[T]):
             error = chunk.get("error")
             if error is not None:
                 self._ended = True
-                model = self._assembler.requested_model
+                model = self._assembler.sent_model
                 self._failure = self._error = in_stream_error(error, url=self._url, model=model)
                 return
             feed(chunk, pending)
@@ -146,7 +156,7 @@ class ChatStream(Generic[T]):
             raise errors.InvalidResponseError(
                 f"the server sent a stream chunk that is not a chat completion chunk: {exc.errors()[0]['msg']}",
                 url=self._url,
-                model=self._assembler.requested_model,
+                model=self._assembler.sent_model,
                 body=data,
             ) from exc
 
@@ -157,7 +167,7 @@ class ChatStream(Generic[T]):
             raise errors.StreamError(
                 "the stream ended before the reply was complete (no [DONE], no finish_reason)",
                 url=self._url,
-                model=self._assembler.requested_model,
+                model=self._assembler.sent_model,
             )
 
     @property
@@ -184,9 +194,14 @@ class ChatStream(Generic[T]):
                     "the stream was closed before the reply was complete; read the whole "
                     "stream (or call result()) inside the `async with` block",
                     url=self._url,
-                    model=self._assembler.requested_model,
+                    model=self._assembler.sent_model,
                 )
-            self._result = self._finalize(self._assembler.result())
+            self._result = finish_chat(
+                self._assembler.result(),
+                response_format=self._response_format,
+                url=self._url,
+                mismatch=self._mismatch,
+            )
         return self._result
 
     async def aclose(self) -> None:

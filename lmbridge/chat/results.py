@@ -4,22 +4,25 @@ from __future__ import annotations
 
 import base64
 import struct
+import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, TypeVar
 
-from lmbridge.transport.wire import (
+from lmbridge.chat.wire import (
     ChatCompletion,
     EmbeddingResponse,
     ResponseObject,
     TextCompletion,
     Usage,
 )
+from lmbridge.errors import ModelMismatchWarning
 
 __all__ = [
     "ChatResult",
     "CompletionResult",
     "EmbeddingResult",
+    "MismatchWarnings",
     "ReasoningDelta",
     "ResponseResult",
     "StreamEvent",
@@ -78,7 +81,8 @@ class ChatResult(Generic[T]):
         finish_reason: why generation stopped (``stop``, ``length``, ``tool_calls``...).
         usage: token counts, when the server sent them.
         model: the model the server says answered.
-        requested_model: the model that was asked for.
+        sent_model: the model name lmbridge sent: the name asked for, or the key a partial name
+            (``"gemma"``) resolved to.
         parsed: the reply parsed into the ``response_format`` model (or dict), if one was given.
         stats: LM Studio's generation stats, when present.
         raw: the validated response (for streams, one assembled from the chunks).
@@ -90,7 +94,7 @@ class ChatResult(Generic[T]):
     finish_reason: str | None
     usage: Usage | None
     model: str | None
-    requested_model: str
+    sent_model: str
     parsed: T | None = None
     stats: dict[str, Any] | None = None
     raw: ChatCompletion | None = field(default=None, repr=False)
@@ -103,7 +107,12 @@ class ChatResult(Generic[T]):
     @property
     def model_mismatch(self) -> bool:
         """Whether the server answered with another model than the one asked for."""
-        return model_differs(self.requested_model, self.model)
+        return model_differs(self.sent_model, self.model)
+
+    @property
+    def requested_model(self) -> str:
+        """The former name of :attr:`sent_model` (kept for code written against it)."""
+        return self.sent_model
 
     def to_message(self) -> dict[str, Any]:
         """The reply as an assistant message, to append to a conversation."""
@@ -121,7 +130,7 @@ class CompletionResult:
     finish_reason: str | None
     usage: Usage | None
     model: str | None
-    requested_model: str
+    sent_model: str
     raw: TextCompletion | None = field(default=None, repr=False)
 
     @property
@@ -132,7 +141,12 @@ class CompletionResult:
     @property
     def model_mismatch(self) -> bool:
         """Whether the server answered with another model than the one asked for."""
-        return model_differs(self.requested_model, self.model)
+        return model_differs(self.sent_model, self.model)
+
+    @property
+    def requested_model(self) -> str:
+        """The former name of :attr:`sent_model` (kept for code written against it)."""
+        return self.sent_model
 
 
 @dataclass(frozen=True)
@@ -141,7 +155,7 @@ class EmbeddingResult:
 
     vectors: list[list[float]]
     model: str | None
-    requested_model: str
+    sent_model: str
     usage: Usage | None
     raw: EmbeddingResponse | None = field(default=None, repr=False)
 
@@ -157,7 +171,12 @@ class EmbeddingResult:
     @property
     def model_mismatch(self) -> bool:
         """Whether the server answered with another model than the one asked for."""
-        return model_differs(self.requested_model, self.model)
+        return model_differs(self.sent_model, self.model)
+
+    @property
+    def requested_model(self) -> str:
+        """The former name of :attr:`sent_model` (kept for code written against it)."""
+        return self.sent_model
 
 
 @dataclass(frozen=True)
@@ -180,8 +199,13 @@ class ResponseResult:
     output: list[dict[str, Any]]
     usage: dict[str, Any] | None
     model: str | None
-    requested_model: str
+    sent_model: str
     raw: ResponseObject | None = field(default=None, repr=False)
+
+    @property
+    def requested_model(self) -> str:
+        """The former name of :attr:`sent_model` (kept for code written against it)."""
+        return self.sent_model
 
 
 # --- stream events ----------------------------------------------------------------------------
@@ -251,6 +275,33 @@ def model_differs(requested: str, answered: str | None) -> bool:
         return name.rsplit("/", 1)[-1]
 
     return base(requested) != base(answered)
+
+
+class MismatchWarnings:
+    """Warns (:class:`~lmbridge.ModelMismatchWarning`) when the server answered with another model.
+
+    Once per (sent, answered) pair, so a loop of requests does not repeat it. One per Bridge;
+    results and streams report to it as they finish.
+    """
+
+    def __init__(self, *, enabled: bool) -> None:
+        self.enabled = enabled
+        self._seen: set[tuple[str, str]] = set()
+
+    def check(self, sent: str, answered: str | None) -> None:
+        """Warn if ``answered`` is another model than ``sent`` and this pair was not warned of."""
+        if not self.enabled or not answered or not model_differs(sent, answered):
+            return
+        if (sent, answered) in self._seen:
+            return
+        self._seen.add((sent, answered))
+        warnings.warn(
+            ModelMismatchWarning(
+                f"asked for model {sent!r} but the server answered with {answered!r} "
+                "(servers with one model loaded answer any name with it)"
+            ),
+            stacklevel=4,
+        )
 
 
 def decode_embedding(value: Sequence[float] | str) -> list[float]:

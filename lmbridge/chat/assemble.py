@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
-from lmbridge.results import (
+from lmbridge.chat.reasoning import ThinkSplitter, split_think
+from lmbridge.chat.results import (
     ChatResult,
     ReasoningDelta,
     StreamEvent,
@@ -16,8 +18,7 @@ from lmbridge.results import (
     ToolCallReady,
     UsageReport,
 )
-from lmbridge.transport.reasoning import ThinkSplitter, split_think
-from lmbridge.transport.wire import (
+from lmbridge.chat.wire import (
     ChatChunk,
     ChatCompletion,
     ToolCallDelta as WireToolCallDelta,
@@ -28,7 +29,7 @@ from lmbridge.transport.wire import (
     WireToolCall,
 )
 
-__all__ = ["ChatAssembler", "parse_arguments", "result_from_completion"]
+__all__ = ["ChatAssembler", "make_tool_call", "parse_arguments", "result_from_completion"]
 
 
 def new_call_id() -> str:
@@ -36,27 +37,47 @@ def new_call_id() -> str:
     return "call_" + uuid.uuid4().hex[:24]
 
 
-def parse_arguments(raw: str | dict[str, Any] | None) -> tuple[dict[str, Any], str, str | None]:
+_QUOTED_CHARS = 200  # how much of broken arguments an error quotes back to the model
+
+
+def parse_arguments(raw: object) -> tuple[dict[str, Any], str, str | None]:
     """Parse tool-call arguments: ``(arguments, raw JSON string, error or None)``.
 
-    Empty arguments mean a call without arguments. Anything that is not a JSON object is an
-    error kept alongside the raw string, so the caller can tell the model what went wrong.
+    The one place tool-call arguments are parsed: calls from the server, calls recovered from
+    text and calls handed to a :class:`~lmbridge.agent.tools.ToolRegistry` all come through here.
+    Empty arguments (``""``, ``null``) mean a call without arguments. Anything that is not a JSON
+    object is an error kept alongside the raw string; the error is worded for the model, which
+    is told what went wrong so it can send the call again.
     """
-    if isinstance(raw, dict):
-        return raw, json.dumps(raw), None
-    text = raw or ""
-    if not text.strip():
-        return {}, text, None
+    if raw is None:
+        return {}, "", None
+    if isinstance(raw, Mapping):
+        arguments = dict(raw)
+        return arguments, json.dumps(arguments, ensure_ascii=False, default=str), None
+    if not isinstance(raw, str):
+        return {}, str(raw), f"The arguments must be a JSON object, not {type(raw).__name__}."
+    if not raw.strip():
+        return {}, raw, None  # some servers send "" for a call without arguments
     try:
-        value = json.loads(text)
-    except ValueError as exc:
-        return {}, text, f"arguments are not valid JSON: {exc}"
+        value = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        quoted = raw if len(raw) <= _QUOTED_CHARS else raw[: _QUOTED_CHARS - 1] + "…"
+        return (
+            {},
+            raw,
+            f"The arguments were not valid JSON: {exc.msg} at position {exc.pos} of "
+            f"{quoted!r}. Send the arguments as one JSON object.",
+        )
+    if value is None:
+        return {}, raw, None
     if not isinstance(value, dict):
-        return {}, text, f"arguments must be a JSON object, got {type(value).__name__}"
-    return value, text, None
+        kinds = {"list": "an array", "str": "a string"}
+        kind = kinds.get(type(value).__name__, f"a {type(value).__name__}")
+        return {}, raw, f"The arguments must be a JSON object, not {kind}."
+    return value, raw, None
 
 
-def make_tool_call(call_id: str | None, name: str, raw: str | dict[str, Any] | None) -> ToolCall:
+def make_tool_call(call_id: str | None, name: str, raw: object) -> ToolCall:
     """A :class:`ToolCall` with its arguments parsed (or the parse error recorded)."""
     arguments, text, error = parse_arguments(raw)
     return ToolCall(
@@ -73,7 +94,7 @@ def _joined(*parts: str | None) -> str | None:
     return "".join(present) if present else None
 
 
-def result_from_completion(completion: ChatCompletion, *, requested_model: str) -> ChatResult[Any]:
+def result_from_completion(completion: ChatCompletion, *, sent_model: str) -> ChatResult[Any]:
     """A :class:`ChatResult` from a non-streamed completion (parsed output is added later)."""
     choice = completion.choices[0] if completion.choices else WireChoice()
     message = choice.message
@@ -90,7 +111,7 @@ def result_from_completion(completion: ChatCompletion, *, requested_model: str) 
         finish_reason=choice.finish_reason,
         usage=completion.usage,
         model=completion.model,
-        requested_model=requested_model,
+        sent_model=sent_model,
         stats=completion.stats,
         raw=completion,
     )
@@ -113,8 +134,8 @@ class ChatAssembler:
     handled, and parallel calls may interleave. Pure logic, no I/O.
     """
 
-    def __init__(self, requested_model: str) -> None:
-        self.requested_model = requested_model
+    def __init__(self, sent_model: str) -> None:
+        self.sent_model = sent_model
         self._text: list[str] = []
         self._reasoning: list[str] = []
         self._think = ThinkSplitter()
@@ -266,7 +287,7 @@ class ChatAssembler:
             finish_reason=self.finish_reason,
             usage=self.usage,
             model=self.model,
-            requested_model=self.requested_model,
+            sent_model=self.sent_model,
             stats=self.stats,
             raw=raw,
         )

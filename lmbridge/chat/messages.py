@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from lmbridge.results import ChatResult
+from lmbridge.chat.results import ChatResult
 
 __all__ = ["Message", "MessagesArg", "normalize_messages"]
 

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from lmbridge.chat.results import ChatResult, MismatchWarnings
 from lmbridge.errors import StructuredOutputError
 
-__all__ = ["ResponseFormat", "parse_structured", "response_format_body"]
+__all__ = ["ResponseFormat", "finish_chat", "parse_structured", "response_format_body"]
 
 ResponseFormat = type[BaseModel] | Mapping[str, Any]
 """A pydantic model class, a JSON schema, or an OpenAI ``response_format`` dict."""
@@ -63,6 +65,23 @@ def parse_structured(fmt: ResponseFormat, text: str, *, model: str | None, url: 
             model=model,
             url=url,
         ) from exc
+
+
+def finish_chat(
+    result: ChatResult[Any],
+    *,
+    response_format: ResponseFormat | None,
+    url: str,
+    mismatch: MismatchWarnings,
+) -> ChatResult[Any]:
+    """The last step of every chat reply, streamed or not: warn of a model mismatch, then parse
+    the text into ``response_format`` (not when the model called tools instead of answering).
+    """
+    mismatch.check(result.sent_model, result.model)
+    if response_format is None or result.tool_calls:
+        return result
+    parsed = parse_structured(response_format, result.text, model=result.sent_model, url=url)
+    return dataclasses.replace(result, parsed=parsed)
 
 
 def _strip_fence(text: str) -> str:
