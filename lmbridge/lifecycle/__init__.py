@@ -1,7 +1,7 @@
 """Model lifecycle: listing, loading and healing."""
 
 from lmbridge.lifecycle.models import ModelManager, RequestKind
-from lmbridge.lifecycle.rest import RestAPI
+from lmbridge.lifecycle.server import RestAPI
 from lmbridge.lifecycle.types import (
     Capabilities,
     InstanceStatus,

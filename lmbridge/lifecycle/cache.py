@@ -12,18 +12,28 @@ both aged by one monotonic clock:
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from lmbridge.lifecycle.listing import Lister, Listing, instance_from_lms
+from lmbridge.lifecycle.listing import Lister
+from lmbridge.lifecycle.parsers import Listing, instance_from_lms
 from lmbridge.lifecycle.singleflight import SingleFlight
 from lmbridge.lifecycle.types import ListingSource, LoadedInstance, RequestKind
 
 if TYPE_CHECKING:
-    from lmbridge.lifecycle.access import ServerAccess
+    from lmbridge.lifecycle.server import ServerAccess
 
-__all__ = ["StateCache"]
+__all__ = ["CacheSettings", "StateCache"]
 
 T = TypeVar("T")
+
+
+class CacheSettings(Protocol):
+    """The ages the cache works with, read at every use so a change applies at once."""
+
+    listing_ttl: float
+    """Seconds a listing is reused."""
+    confirm_ttl: float
+    """Seconds a confirmation is trusted."""
 
 
 class StateCache:
@@ -31,27 +41,20 @@ class StateCache:
 
     Args:
         server: the server to list (through its REST API or ``lms``).
-        listing_ttl: seconds a listing is reused.
-        confirm_ttl: seconds a confirmation is trusted.
+        settings: ``listing_ttl`` and ``confirm_ttl`` (the model manager, whose attributes they are).
         clock: the monotonic clock that ages both.
-
-    Attributes:
-        listing_ttl: as given; may be changed later.
-        confirm_ttl: as given; may be changed later.
     """
 
     def __init__(
         self,
         *,
         server: ServerAccess,
-        listing_ttl: float,
-        confirm_ttl: float,
+        settings: CacheSettings,
         clock: Callable[[], float],
     ) -> None:
         self._server = server
         self._lister = Lister(rest=server.rest, lms=server.lms, lms_usable=server.gate.usable)
-        self.listing_ttl = listing_ttl
-        self.confirm_ttl = confirm_ttl
+        self._settings = settings
         self._clock = clock
         # Bumped by every drop, so a read that started before it cannot put its (older) answer
         # back into the cache.
@@ -97,7 +100,7 @@ class StateCache:
     def confirmed(self, name: str, kind: RequestKind) -> str | None:
         """The identifier to send for ``name``, if a confirmation younger than ``confirm_ttl`` says."""
         entry = self._confirmed.get((name, kind))
-        if entry is not None and self._clock() - entry[0] < self.confirm_ttl:
+        if entry is not None and self._clock() - entry[0] < self._settings.confirm_ttl:
             return entry[1]
         return None
 
@@ -117,7 +120,7 @@ class StateCache:
         self._confirmed.clear()
 
     def _fresh(self, entry: tuple[float, Any]) -> bool:
-        return self._clock() - entry[0] < self.listing_ttl
+        return self._clock() - entry[0] < self._settings.listing_ttl
 
     async def _read(self, what: str, job: Callable[[], Awaitable[T]]) -> tuple[bool, T]:
         """Run a read shared by concurrent callers; say whether its answer may be cached."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import anyio
 
@@ -24,17 +24,17 @@ from lmbridge.errors import (
     ModelNotLoadedError,
     NotFoundError,
 )
-from lmbridge.lifecycle.progress import ProgressCallback, report_progress
+from lmbridge.lifecycle.lms.runner import ProgressCallback, report_progress
 from lmbridge.lifecycle.singleflight import SingleFlight
 from lmbridge.lifecycle.types import LoadedInstance, ModelInfo, ModelType
 
 if TYPE_CHECKING:
-    from lmbridge.lifecycle.access import ServerAccess
     from lmbridge.lifecycle.cache import StateCache
-    from lmbridge.lifecycle.listing import Listing
+    from lmbridge.lifecycle.parsers import Listing
     from lmbridge.lifecycle.resolve import Resolved
+    from lmbridge.lifecycle.server import ServerAccess
 
-__all__ = ["LoadOptions", "Loader"]
+__all__ = ["LoadOptions", "LoadSettings", "Loader"]
 
 _REST_LOAD = "/api/v1/models/load"
 _OUT_OF_MEMORY = re.compile(r"insufficient|requires approximately|out of memory", re.I)
@@ -44,6 +44,15 @@ _JIT_HINT = (
     "Bridge(lms_path=...)) so lmbridge can load models itself, or turn on JIT loading in LM Studio "
     "(Developer > Server Settings > Just-in-Time model loading)."
 )
+
+
+class LoadSettings(Protocol):
+    """The loader's defaults, read at every load so a change applies to the next one."""
+
+    load_timeout: float
+    """The budget in seconds for one load."""
+    default_ttl: int | None
+    """The ``ttl`` of loads whose options give none (``lms`` and JIT only)."""
 
 
 @dataclass(frozen=True)
@@ -81,26 +90,14 @@ class Loader:
     Args:
         server: the server to load on.
         cache: the listings to check before and after loading (dropped around every load).
-        timeout: the budget in seconds for one load.
-        default_ttl: the ``ttl`` of loads whose options give none (``lms`` and JIT only).
-
-    Attributes:
-        timeout: as given; may be changed later.
-        default_ttl: as given; may be changed later.
+        settings: ``load_timeout`` and ``default_ttl`` (the model manager, whose attributes they
+            are).
     """
 
-    def __init__(
-        self,
-        *,
-        server: ServerAccess,
-        cache: StateCache,
-        timeout: float,
-        default_ttl: int | None,
-    ) -> None:
+    def __init__(self, *, server: ServerAccess, cache: StateCache, settings: LoadSettings) -> None:
         self._server = server
         self._cache = cache
-        self.timeout = timeout
-        self.default_ttl = default_ttl
+        self._settings = settings
         self._loads: SingleFlight[LoadedInstance] = SingleFlight()
 
     async def ensure(
@@ -113,7 +110,7 @@ class Loader:
         Raises:
             LmsNotFoundError: an option needs ``lms``, which is not usable.
             InsufficientMemoryError: the model does not fit.
-            LmsTimeoutError: ``lms load`` took longer than :attr:`timeout`.
+            LmsTimeoutError: ``lms load`` took longer than ``load_timeout``.
             ModelNotLoadedError: a REST or JIT load failed or timed out, or JIT loading is off.
             LmsError: ``lms load`` failed otherwise.
         """
@@ -152,7 +149,7 @@ class Loader:
         return await self._load_with_jit(model, options)
 
     def _ttl(self, options: LoadOptions) -> int | None:
-        return options.ttl if options.ttl is not None else self.default_ttl
+        return options.ttl if options.ttl is not None else self._settings.default_ttl
 
     async def _load_with_lms(self, model: ModelInfo, options: LoadOptions) -> LoadedInstance:
         try:
@@ -163,7 +160,7 @@ class Loader:
                 gpu=options.gpu,
                 identifier=options.identifier,
                 on_progress=options.on_progress,
-                timeout=self.timeout,
+                timeout=self._settings.load_timeout,
             )
         except LMBridgeError as exc:
             if exc.model is None:
@@ -228,17 +225,18 @@ class Loader:
     async def _timed_post(
         self, path: str, body: dict[str, Any], model: ModelInfo, *, via: str
     ) -> Any:
-        """POST a loading request within :attr:`timeout`; a refusal becomes a typed load error."""
+        """POST a loading request within ``load_timeout``; a refusal becomes a typed load error."""
         url = self._server.rest.base_url.rstrip("/") + path
+        timeout = self._settings.load_timeout
         try:
-            with anyio.fail_after(self.timeout):
+            with anyio.fail_after(timeout):
                 return await self._server.rest.post_json(
-                    path, body, timeout=self.timeout, model=model.key
+                    path, body, timeout=timeout, model=model.key
                 )
         except (TimeoutError, APITimeoutError) as exc:
             raise ModelNotLoadedError(
                 f"Loading {model.key!r} through {via} took longer than load_timeout="
-                f"{self.timeout:g} s; LM Studio may still finish it in the background.",
+                f"{timeout:g} s; LM Studio may still finish it in the background.",
                 model=model.key,
                 url=url,
                 hint="Raise Bridge(load_timeout=...) for large models, or load it beforehand.",

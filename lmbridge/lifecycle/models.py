@@ -1,12 +1,16 @@
 """``bridge.models``: list, find, load and unload models, and keep requests pointed at loaded ones.
 
-:class:`ModelManager` is a facade over parts with one job each, sharing one cache:
+:class:`ModelManager` owns the request path itself: before a request (:meth:`~ModelManager.prepare`)
+the model must be downloaded, of the right type, and loaded (loading it when ``auto_load`` allows);
+a request that still fails with "not loaded" (evicted meanwhile) is healed once
+(:meth:`~ModelManager.heal`); one that fails again gets an error saying what is loaded and what to
+try (:meth:`~ModelManager.diagnose`). For the rest it relies on parts with one job each, sharing
+one cache:
 
 - :mod:`~lmbridge.lifecycle.cache`: listings, statuses and "loaded" confirmations, and their ages;
 - :mod:`~lmbridge.lifecycle.resolve`: what a name means;
 - :mod:`~lmbridge.lifecycle.loaders`: loading with ``lms``, the REST API or JIT;
-- :mod:`~lmbridge.lifecycle.unloading`: unloading, and checking that it worked;
-- :mod:`~lmbridge.lifecycle.guard`: the request path (prepare, heal, diagnose).
+- :mod:`~lmbridge.lifecycle.unloading`: unloading, and checking that it worked.
 
 See the "Model lifecycle" docs page for the LM Studio behaviour behind each rule.
 """
@@ -18,19 +22,19 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from lmbridge.lifecycle.access import ServerAccess
+from lmbridge.errors import LMBridgeError, ModelError, ModelNotLoadedError, WrongModelTypeError
 from lmbridge.lifecycle.cache import StateCache
-from lmbridge.lifecycle.guard import RequestGuard
+from lmbridge.lifecycle.lms import ProgressCallback
 from lmbridge.lifecycle.loaders import Loader, LoadOptions
-from lmbridge.lifecycle.progress import ProgressCallback
 from lmbridge.lifecycle.resolve import Resolver
+from lmbridge.lifecycle.server import ServerAccess
 from lmbridge.lifecycle.types import ListingSource, LoadedInstance, ModelInfo, RequestKind
 from lmbridge.lifecycle.unloading import Unloader
 
 if TYPE_CHECKING:
-    from lmbridge.errors import LMBridgeError, ModelNotLoadedError
     from lmbridge.lifecycle.lms import LmsCli
-    from lmbridge.lifecycle.rest import RestAPI
+    from lmbridge.lifecycle.parsers import Listing
+    from lmbridge.lifecycle.server import RestAPI
 
 __all__ = ["ModelManager", "ProgressCallback", "RequestKind"]
 
@@ -43,7 +47,7 @@ class ModelManager:
     busy. The manager never loads a model that has an instance, and never unloads one to "fix" it.
 
     Args:
-        rest: the HTTP client (the transport implements :class:`~lmbridge.lifecycle.rest.RestAPI`).
+        rest: the HTTP client (the transport implements :class:`~lmbridge.lifecycle.server.RestAPI`).
         lms: the ``lms`` runner. It is used only when it is installed and manages the server at
             ``rest.base_url`` (a loopback URL on the port ``lms server status`` reports).
         auto_load: whether requests for a downloaded but unloaded model load it first
@@ -57,6 +61,15 @@ class ModelManager:
             call passes ``ttl``. ``None``: never (``lms load``) or LM Studio's JIT default (60 min).
             LM Studio's REST load endpoint takes no TTL, so it does not apply there.
         clock: the monotonic clock for cache ages (replace it in tests).
+
+    Attributes:
+        auto_load: as the argument of that name.
+        listing_ttl: as the argument of that name.
+        confirm_ttl: as the argument of that name.
+        load_timeout: as the argument of that name.
+        default_ttl: as the argument of that name.
+
+    The settings may be changed at any time: the next call that needs one reads the new value.
     """
 
     def __init__(
@@ -71,70 +84,18 @@ class ModelManager:
         default_ttl: int | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        server = ServerAccess.to(rest, lms)
-        self._cache = StateCache(
-            server=server, listing_ttl=listing_ttl, confirm_ttl=confirm_ttl, clock=clock
-        )
-        self._resolver = Resolver(server=server)
-        self._loader = Loader(
-            server=server, cache=self._cache, timeout=load_timeout, default_ttl=default_ttl
-        )
-        self._unloader = Unloader(server=server, cache=self._cache, resolver=self._resolver)
-        self._guard = RequestGuard(
-            server=server,
-            cache=self._cache,
-            resolver=self._resolver,
-            loader=self._loader,
-            auto_load=auto_load,
-        )
-
-    # --- settings: each lives in the part that uses it, so setting it here reaches that part -----
-
-    @property
-    def auto_load(self) -> bool:
-        """Whether requests for a downloaded but unloaded model load it first."""
-        return self._guard.auto_load
-
-    @auto_load.setter
-    def auto_load(self, value: bool) -> None:
-        self._guard.auto_load = value
-
-    @property
-    def listing_ttl(self) -> float:
-        """Seconds a model listing is reused before asking the server again."""
-        return self._cache.listing_ttl
-
-    @listing_ttl.setter
-    def listing_ttl(self, value: float) -> None:
-        self._cache.listing_ttl = value
-
-    @property
-    def confirm_ttl(self) -> float:
-        """Seconds a "this model is loaded" confirmation lets :meth:`prepare` return at once."""
-        return self._cache.confirm_ttl
-
-    @confirm_ttl.setter
-    def confirm_ttl(self, value: float) -> None:
-        self._cache.confirm_ttl = value
-
-    @property
-    def load_timeout(self) -> float:
-        """The budget in seconds for one load."""
-        return self._loader.timeout
-
-    @load_timeout.setter
-    def load_timeout(self, value: float) -> None:
-        self._loader.timeout = value
-
-    @property
-    def default_ttl(self) -> int | None:
-        """Idle seconds after which LM Studio unloads what this manager loads (``lms``, JIT),
-        unless a call passes ``ttl``."""
-        return self._loader.default_ttl
-
-    @default_ttl.setter
-    def default_ttl(self, value: int | None) -> None:
-        self._loader.default_ttl = value
+        self.auto_load = auto_load
+        self.listing_ttl = listing_ttl
+        self.confirm_ttl = confirm_ttl
+        self.load_timeout = load_timeout
+        self.default_ttl = default_ttl
+        self._server = ServerAccess.to(rest, lms)
+        # The parts read the settings above from this manager at every use, so changing one here
+        # applies at once, without copies to keep in step.
+        self._cache = StateCache(server=self._server, settings=self, clock=clock)
+        self._resolver = Resolver(server=self._server)
+        self._loader = Loader(server=self._server, cache=self._cache, settings=self)
+        self._unloader = Unloader(server=self._server, cache=self._cache, resolver=self._resolver)
 
     # --- public API ----------------------------------------------------------------------------
 
@@ -271,7 +232,8 @@ class ModelManager:
         """Drop the "loaded" confirmation of ``model`` so the next :meth:`prepare` checks again."""
         self._cache.forget(model)
 
-    # --- for the facade, on every request ----------------------------------------------------
+    # --- the request path: what the Bridge asks before a request, after it failed, and after it
+    # failed twice ---------------------------------------------------------------------------
 
     async def prepare(self, model: str, *, kind: RequestKind) -> str:
         """Make sure a request for ``model`` can be served; called before every request.
@@ -295,7 +257,20 @@ class ModelManager:
             becomes ``"google/gemma-3-4b"``), or ``model`` unchanged when the server cannot show
             state.
         """
-        return await self._guard.prepare(model, kind=kind)
+        confirmed = self._cache.confirmed(model, kind)
+        if confirmed is not None:
+            return confirmed
+        if self._cache.source == "/v1/models":
+            return model
+        listing = await self._cache.listing()
+        if not listing.shows_state:
+            return model
+        resolved = await self._resolver.resolve(model, listing)
+        _check_kind(model, resolved.model, kind)
+        if not self.auto_load and not resolved.model.instances:
+            raise _not_loaded(model, resolved.model, listing)
+        instance = await self._loader.ensure(resolved, listing, LoadOptions())
+        return self._cache.confirm(model, kind, instance)
 
     async def heal(self, model: str, error: LMBridgeError, *, kind: RequestKind) -> str:
         """Called after a request for ``model`` failed with "not loaded" or "not found".
@@ -313,7 +288,18 @@ class ModelManager:
             ModelNotLoadedError: not loaded and ``auto_load`` is off, or loading failed.
             ModelError: the model's type does not serve ``kind``.
         """
-        return await self._guard.heal(model, error, kind=kind)
+        self._cache.forget(model)
+        self._cache.drop_listings()
+        listing = await self._cache.listing()
+        try:
+            resolved = await self._resolver.resolve(model, listing)
+            _check_kind(model, resolved.model, kind)
+        except ModelError as exc:
+            raise exc from error
+        if not self.auto_load and not (listing.shows_state and resolved.model.instances):
+            raise _not_loaded(model, resolved.model, listing) from error
+        instance = await self._loader.ensure(resolved, listing, LoadOptions())
+        return self._cache.confirm(model, kind, instance)
 
     async def diagnose(self, model: str, error: LMBridgeError) -> ModelNotLoadedError:
         """Build the error for a request that failed again after :meth:`heal` and one retry.
@@ -321,4 +307,62 @@ class ModelManager:
         The error says what is loaded now, whether ``lms`` was found, and what to try. Gathering
         the diagnostics never raises: what could not be found out is reported as unknown.
         """
-        return await self._guard.diagnose(model, error)
+        self._cache.forget(model)
+        self._cache.drop_listings()
+        lms_found = await self._server.lms.locate() is not None
+        loaded: builtins.list[str] | None
+        try:
+            loaded = [instance.identifier for instance in await self._cache.instances()]
+        except LMBridgeError:
+            loaded = None  # reported as unknown: gathering diagnostics must not raise
+        tips = []
+        if loaded is not None:
+            shown = ", ".join(loaded) if loaded else "nothing"
+            tips.append(f"Loaded now: {shown}.")
+            if loaded:
+                tips.append(
+                    "LM Studio may be evicting it for another model (auto-evict keeps one JIT-loaded "
+                    f"model): load it with `lms load {model}`, which is never auto-evicted, or turn "
+                    "auto-evict off."
+                )
+        if not lms_found:
+            tips.append("The `lms` CLI was not found; with it lmbridge loads models reliably.")
+        elif self._server.gate.problem:
+            tips.append(f"`lms` was found but not used: {self._server.gate.problem}")
+        tips.append("LM Studio's server log says why it did not serve the model.")
+        return ModelNotLoadedError(
+            f"{model!r} is still not available after loading it and retrying once: {error.message}",
+            loaded=loaded,
+            lms_found=lms_found,
+            model=model,
+            url=error.url,
+            status_code=error.status_code,
+            body=error.body,
+            hint=" ".join(tips),
+        )
+
+
+def _check_kind(name: str, model: ModelInfo, kind: RequestKind) -> None:
+    """Refuse a model that cannot serve ``kind`` before anything is sent; a source that does not
+    say the type lets the server answer."""
+    if model.type is None or (model.type == "embedding") == (kind == "embedding"):
+        return
+    if kind == "embedding":
+        message = f"{model.key!r} is a {model.type} model: it cannot compute embeddings."
+        hint = "Use an embedding model (e.g. a `text-embedding-...` key) for embed()."
+    else:
+        message = f"{model.key!r} is an embedding model: it cannot chat or complete text."
+        hint = "Use an llm or vlm model for chat; embedding models only serve embed()."
+    raise WrongModelTypeError(message, model=name, hint=hint)
+
+
+def _not_loaded(name: str, model: ModelInfo, listing: Listing) -> ModelNotLoadedError:
+    return ModelNotLoadedError(
+        f"{model.key!r} is not loaded (never loaded, unloaded or evicted), and auto_load is off.",
+        model=name,
+        loaded=[instance.identifier for instance in listing.instances],
+        hint=(
+            f"Load it first: `lms load {model.key}` or `await bridge.models.ensure_loaded"
+            f"({model.key!r})`, or create Bridge(auto_load=True)."
+        ),
+    )

@@ -27,11 +27,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from lmbridge.errors import ModelNotFoundError, ModelNotLoadedError
-from lmbridge.lifecycle.listing import Listing, base_key, listing_from_lms
+from lmbridge.lifecycle.parsers import Listing, base_key, listing_from_lms
 from lmbridge.lifecycle.types import ModelInfo
 
 if TYPE_CHECKING:
-    from lmbridge.lifecycle.access import ServerAccess
+    from lmbridge.lifecycle.server import ServerAccess
 
 __all__ = ["Resolved", "Resolver", "find", "not_found_error", "resolve", "suggest"]
 

@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING
 from lmbridge.errors import LmsNotFoundError, ModelError, ModelNotFoundError, ModelNotLoadedError
 
 if TYPE_CHECKING:
-    from lmbridge.lifecycle.access import ServerAccess
     from lmbridge.lifecycle.cache import StateCache
     from lmbridge.lifecycle.resolve import Resolver
+    from lmbridge.lifecycle.server import ServerAccess
     from lmbridge.lifecycle.types import LoadedInstance
 
 __all__ = ["Unloader"]

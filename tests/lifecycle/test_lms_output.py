@@ -8,13 +8,13 @@ import json
 import pytest
 from hypothesis import given, strategies as st
 
-from lmbridge.lifecycle.lms_output import (
+from lmbridge.lifecycle.lms.output import (
     ProgressParser,
     find_json,
     parse_load_outcome,
     strip_ansi,
 )
-from lmbridge.lifecycle.lms_types import LmsLoadOutcome
+from lmbridge.lifecycle.lms.types import LmsLoadOutcome
 
 SPINNER = (
     "".join(

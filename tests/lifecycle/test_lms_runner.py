@@ -28,7 +28,7 @@ from lmbridge.errors import (
     ModelNotLoadedError,
 )
 from lmbridge.lifecycle.lms import LmsCli
-from lmbridge.lifecycle.lms_types import LmsLoadOutcome, LmsServerStatus
+from lmbridge.lifecycle.lms.types import LmsLoadOutcome, LmsServerStatus
 
 PS_ROW = {
     "type": "llm",

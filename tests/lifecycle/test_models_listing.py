@@ -9,9 +9,9 @@ import anyio
 import pytest
 
 from lmbridge.errors import APIConnectionError, NotFoundError
-from lmbridge.lifecycle.listing import parse_openai_models, parse_v0_models, parse_v1_models
 from lmbridge.lifecycle.models import ModelManager
-from lmbridge.lifecycle.rest import RestAPI
+from lmbridge.lifecycle.parsers import parse_openai_models, parse_v0_models, parse_v1_models
+from lmbridge.lifecycle.server import RestAPI
 from lmbridge.testing import SimulatedLMStudio
 from lmbridge.transport.client import HTTPTransport
 from tests.lifecycle.models_support import MakeManager, ServeManager, http, missing_lms, requests_to

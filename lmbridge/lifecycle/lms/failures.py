@@ -17,10 +17,16 @@ from lmbridge.errors import (
     ModelNotFoundError,
     ModelNotLoadedError,
 )
-from lmbridge.lifecycle.lms_output import strip_ansi
-from lmbridge.lifecycle.lms_process import LmsRun, command_text
+from lmbridge.lifecycle.lms.output import strip_ansi
+from lmbridge.lifecycle.lms.process import LmsRun, command_text
 
-__all__ = ["check_cli_name", "error_for_failed_run", "not_loaded_error"]
+__all__ = [
+    "check_cli_name",
+    "check_gpu",
+    "check_positive_int",
+    "error_for_failed_run",
+    "not_loaded_error",
+]
 
 _UNREACHABLE = re.compile(
     r"failed to (?:start or )?connect to (?:the )?local lm studio|"
@@ -34,6 +40,7 @@ _MEMORY = re.compile(
 )
 _NOT_FOUND = re.compile(r"model not found|no model found|no matching model", re.I)
 _CANNOT_FIND_INSTANCE = re.compile(r"cannot find a model with the identifier", re.I)
+_GPU_WORDS = frozenset({"off", "max"})
 
 
 def check_cli_name(value: str, what: str) -> str:
@@ -66,6 +73,38 @@ def check_cli_name(value: str, what: str) -> str:
             hint=f"Pass the exact {what} as listed by `lms ls` / `lms ps`.",
         )
     return value
+
+
+def check_positive_int(value: int, name: str, key: str) -> int:
+    """``value`` unchanged if it is a positive ``int`` (not a ``bool``); else :class:`LmsArgumentError`."""
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise LmsArgumentError(f"{name} must be a positive integer, not {value!r}", model=key)
+    return value
+
+
+def check_gpu(gpu: str | float, key: str) -> str:
+    """The ``--gpu`` argument for ``gpu``: ``"off"``, ``"max"`` or a fraction in ``0..1``.
+
+    Raises:
+        LmsArgumentError: anything else (a ``bool`` too, although it is an ``int``).
+    """
+    if isinstance(gpu, str):
+        word = gpu.strip().lower()
+        if word in _GPU_WORDS:
+            return word
+        try:
+            fraction = float(word)
+        except ValueError:
+            fraction = -1.0
+    elif isinstance(gpu, bool):
+        fraction = -1.0
+    else:
+        fraction = float(gpu)
+    if not 0.0 <= fraction <= 1.0:
+        raise LmsArgumentError(
+            f"gpu must be 'off', 'max' or a fraction between 0 and 1, not {gpu!r}", model=key
+        )
+    return f"{fraction:g}"
 
 
 def error_for_failed_run(run: LmsRun, *, model: str | None = None) -> LMBridgeError:

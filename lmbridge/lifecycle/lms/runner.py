@@ -4,12 +4,18 @@
 anything: resolving exact keys, checking what is already loaded and verifying a load are the job of
 the model manager above it. It only guarantees that each command runs safely (argument lists, stdin
 closed, a time budget, no process left behind) and that every failure becomes a typed error.
+
+The load-progress callback (:data:`ProgressCallback`, :func:`report_progress`) is defined here
+although the REST and JIT loaders use it too: this is the lowest layer that calls it, so the ``lms``
+package stays free of imports from the model manager above it.
 """
 
 from __future__ import annotations
 
+import inspect
 import os
 import re
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, TypeVar
@@ -19,20 +25,22 @@ import anyio.to_thread
 from pydantic import TypeAdapter, ValidationError
 
 from lmbridge.errors import LmsArgumentError, LmsError, LmsNotFoundError
-from lmbridge.lifecycle.lms_failures import (
+from lmbridge.lifecycle.lms.failures import (
     check_cli_name,
+    check_gpu,
+    check_positive_int,
     error_for_failed_run,
     not_loaded_error,
 )
-from lmbridge.lifecycle.lms_locate import LmsSearch, find_lms
-from lmbridge.lifecycle.lms_output import (
+from lmbridge.lifecycle.lms.locate import LmsSearch, find_lms
+from lmbridge.lifecycle.lms.output import (
     ProgressParser,
     find_json,
     parse_load_outcome,
     strip_ansi,
 )
-from lmbridge.lifecycle.lms_process import LmsRun, command_text, run_lms
-from lmbridge.lifecycle.lms_types import (
+from lmbridge.lifecycle.lms.process import LmsRun, command_text, run_lms
+from lmbridge.lifecycle.lms.types import (
     LmsInstance,
     LmsLoadOutcome,
     LmsModel,
@@ -40,19 +48,35 @@ from lmbridge.lifecycle.lms_types import (
     instance_list_adapter,
     model_list_adapter,
 )
-from lmbridge.lifecycle.progress import ProgressCallback, report_progress
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Mapping
 
-__all__ = ["LmsCli"]
+__all__ = ["LmsCli", "ProgressCallback", "report_progress"]
 
 _T = TypeVar("_T")
-_GPU_WORDS = frozenset({"off", "max"})
 _NOTHING_LOADED = re.compile(r"no models? (?:are |is )?(?:currently )?loaded", re.I)
 _STATUS_TEXT_PORT = re.compile(r"running on port\s+(\d+)", re.I)
 _STATUS_TEXT_STOPPED = re.compile(r"\bnot running\b|\bis off\b|\bstopped\b", re.I)
 _server_status_adapter: TypeAdapter[LmsServerStatus] = TypeAdapter(LmsServerStatus)
+
+ProgressCallback = Callable[[float], object]
+"""Called with a load's progress in ``0..1``; it may return an awaitable, which is awaited."""
+
+
+async def report_progress(on_progress: ProgressCallback | None, fraction: float) -> None:
+    """Tell ``on_progress`` (when given) that the load reached ``fraction``.
+
+    Every loader reports through this one function (``lms load`` here, the REST and JIT loads in
+    :mod:`~lmbridge.lifecycle.loaders`), so callbacks behave the same whichever loads: an awaitable
+    it returns is awaited, so an async callback finishes before the load goes on; an exception it
+    raises propagates and stops the load.
+    """
+    if on_progress is None:
+        return
+    result = on_progress(fraction)
+    if inspect.isawaitable(result):
+        await result
 
 
 class LmsCli:
@@ -211,11 +235,11 @@ class LmsCli:
         """
         args = ["load", check_cli_name(key, "model key"), "-y"]
         if ttl is not None:
-            args += ["--ttl", str(_positive_int(ttl, "ttl", key))]
+            args += ["--ttl", str(check_positive_int(ttl, "ttl", key))]
         if context_length is not None:
-            args += ["-c", str(_positive_int(context_length, "context_length", key))]
+            args += ["-c", str(check_positive_int(context_length, "context_length", key))]
         if gpu is not None:
-            args += ["--gpu", _gpu_argument(gpu, key)]
+            args += ["--gpu", check_gpu(gpu, key)]
         if identifier is not None:
             args += ["--identifier", check_cli_name(identifier, "identifier")]
 
@@ -338,29 +362,3 @@ def _unparseable(run: LmsRun, expected: str) -> LmsError:
         stderr=run.stderr,
         hint="This lms version may be too old for --json output; update LM Studio.",
     )
-
-
-def _positive_int(value: int, name: str, key: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise LmsArgumentError(f"{name} must be a positive integer, not {value!r}", model=key)
-    return value
-
-
-def _gpu_argument(gpu: str | float, key: str) -> str:
-    if isinstance(gpu, str):
-        word = gpu.strip().lower()
-        if word in _GPU_WORDS:
-            return word
-        try:
-            fraction = float(word)
-        except ValueError:
-            fraction = -1.0
-    elif isinstance(gpu, bool):
-        fraction = -1.0
-    else:
-        fraction = float(gpu)
-    if not 0.0 <= fraction <= 1.0:
-        raise LmsArgumentError(
-            f"gpu must be 'off', 'max' or a fraction between 0 and 1, not {gpu!r}", model=key
-        )
-    return f"{fraction:g}"

@@ -11,7 +11,7 @@ import json
 import re
 from typing import Literal
 
-from lmbridge.lifecycle.lms_types import LmsLoadOutcome
+from lmbridge.lifecycle.lms.types import LmsLoadOutcome
 
 __all__ = [
     "ProgressParser",
