@@ -11,7 +11,8 @@ async with sim.client() as http:          # or: async with sim.serve() as url: .
 """
 
 from lmbridge.testing.catalogue import ModelType, ReasoningShape, SimModel, default_catalogue
-from lmbridge.testing.core import NotLoadedStyle, RecordedRequest, UnknownModelStyle
+from lmbridge.testing.context import NotLoadedStyle, UnknownModelStyle
+from lmbridge.testing.core import RecordedRequest
 from lmbridge.testing.failures import SimError
 from lmbridge.testing.script import ANY_MODEL, Reply, Responder, ToolCallSpec, ToolCallStyle
 from lmbridge.testing.simulated_lms import install_simulated_lms, read_cli_calls

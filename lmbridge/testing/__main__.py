@@ -48,8 +48,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     uvicorn = load_uvicorn()
     sock = bind_socket(args.host, args.port)
     port = sock.getsockname()[1]
-    core = sim._core  # the CLI owns this simulator: let /__sim__/state report the real port
-    core.port = port
+    context = sim._context  # the CLI owns this simulator: let /__sim__/state report the real port
+    context.port = port
     print(
         f"Simulated LM Studio on {format_url(args.host, port)} "
         f"(models: {', '.join(sim.models)}; Ctrl-C to stop)",

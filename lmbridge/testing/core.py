@@ -1,17 +1,20 @@
-"""The simulator's request handler: auth, route availability, dispatch and the request log."""
+"""The simulator's request handler: auth, route availability, dispatch and the request log.
+
+The route table is assembled here from the route modules; each route gets the shared
+:class:`SimContext` (a lower module), so nothing below this module imports it back.
+"""
 
 from __future__ import annotations
 
-import itertools
 import json
-import secrets
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import anyio
 
 from lmbridge.testing import routes_control, routes_native, routes_openai, routes_responses
+from lmbridge.testing.context import SimContext
 from lmbridge.testing.exchange import (
     SimRequest,
     SimResponse,
@@ -19,26 +22,11 @@ from lmbridge.testing.exchange import (
     error_response,
 )
 from lmbridge.testing.failures import SimError
-from lmbridge.testing.script import Scripts
-from lmbridge.testing.state import DEFAULT_JIT_TTL, SimState
 
-__all__ = [
-    "NotLoadedStyle",
-    "RecordedRequest",
-    "SimCore",
-    "SimSettings",
-    "UnknownModelStyle",
-]
+__all__ = ["RecordedRequest", "Route", "SimCore"]
 
-UnknownModelStyle = Literal["invalid_identifier", "not_found_404"]
-"""How an unknown model name is answered: 400 "Invalid model identifier" (current LM Studio) or
-404 "not found ... Your models:" (0.3.5)."""
-
-NotLoadedStyle = Literal["object", "string", "plain_text"]
-"""How "nothing loaded" is answered when JIT is off: 400 error object with ``code: null`` (0.4.8),
-400 ``{"error": "<string>"}`` (2025 builds) or 404 plain text (0.3.5)."""
-
-Route = Callable[["SimCore", SimRequest, Any], Awaitable[SimResponse]]
+Route = Callable[[SimContext, SimRequest, Any], Awaitable[SimResponse]]
+"""A route handler: the shared context, the request and its parsed JSON body (``None`` for GET)."""
 
 _ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/lmstudio-greeting"): routes_native.greeting,
@@ -67,21 +55,6 @@ _PREFIX_ROUTES: tuple[tuple[str, str, Route], ...] = (
 )
 _CONTROL_PREFIX = "/__sim__/"
 _OPEN_PATHS = frozenset({"/lmstudio-greeting"})
-
-
-@dataclass
-class SimSettings:
-    """Behaviour switches of the simulated server (the model state's own live in ``SimState``)."""
-
-    jit: bool = True
-    load_delay: float = 0.0
-    auth_token: str | None = None
-    one_model_answers_all: bool = False
-    unknown_model_error: UnknownModelStyle = "invalid_identifier"
-    not_loaded_error: NotLoadedStyle = "object"
-    routes_disabled: set[str] = field(default_factory=set)
-    version: str = "0.4.8"
-    default_jit_ttl: float | None = DEFAULT_JIT_TTL
 
 
 @dataclass
@@ -118,18 +91,15 @@ def _parse_body(raw: bytes) -> Any:
 
 
 class SimCore:
-    """Everything a request handler needs: model state, scripts, settings and logs."""
+    """Answers requests: records them, checks the token and route availability, then dispatches.
 
-    def __init__(self, *, state: SimState, settings: SimSettings) -> None:
-        self.state = state
-        self.settings = settings
-        self.scripts = Scripts()
+    Args:
+        context: what the routes see (state, settings, scripts, stores); shared with the simulator.
+    """
+
+    def __init__(self, context: SimContext) -> None:
+        self.context = context
         self.requests: list[RecordedRequest] = []
-        self.responses: dict[str, dict[str, Any]] = {}
-        self.cli_calls: list[list[str]] = []
-        self.cli_config: dict[str, Any] = {}
-        self.port: int | None = None
-        self._counter = itertools.count(1)
         self._end_waiters: list[anyio.Event] = []
 
     def busy(self) -> bool:
@@ -150,26 +120,14 @@ class SimCore:
         for event in waiters:
             event.set()
 
-    def new_id(self, prefix: str) -> str:
-        """A fresh random id such as ``chatcmpl-<hex>`` or ``resp_<hex>``."""
-        return f"{prefix}{secrets.token_hex(12)}"
-
-    def next_call_id(self) -> str:
-        """A tool-call id: ``call_1``, ``call_2``... (unique within this simulator)."""
-        return f"call_{next(self._counter)}"
-
-    def now(self) -> float:
-        """The state's monotonic clock."""
-        return self.state.clock()
-
     def _route_disabled(self, path: str) -> bool:
         return any(
             path == entry or path.startswith(entry.rstrip("/") + "/")
-            for entry in self.settings.routes_disabled
+            for entry in self.context.settings.routes_disabled
         )
 
     def _authorized(self, request: SimRequest) -> bool:
-        token = self.settings.auth_token
+        token = self.context.settings.auth_token
         if token is None or request.path in _OPEN_PATHS:
             return True
         return request.headers.get("authorization", "") == f"Bearer {token}"
@@ -221,4 +179,4 @@ class SimCore:
                 return error_response(SimError.bad_request("Request body is not valid JSON."))
             if not isinstance(body, dict):
                 return error_response(SimError.bad_request("Request body must be a JSON object."))
-        return await route(self, request, body)
+        return await route(self.context, request, body)

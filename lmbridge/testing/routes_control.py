@@ -5,29 +5,27 @@ Not part of LM Studio: never recorded in ``sim.requests``, never behind the API 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import anyio
 
+from lmbridge.testing.context import SimContext
 from lmbridge.testing.exchange import SimRequest, SimResponse, json_response
 from lmbridge.testing.state import SimLoadError, sorted_for_ps
 from lmbridge.testing.wire_models import lms_ls_row, lms_ps_row
-
-if TYPE_CHECKING:
-    from lmbridge.testing.core import SimCore
 
 __all__ = ["add_cli_call", "cli_config", "get_cli_calls", "load", "state", "unload"]
 
 _LOAD_ERROR_STATUS = {"not_found": 404, "out_of_memory": 507, "conflict": 409}
 
 
-async def state(core: SimCore, request: SimRequest, body: Any) -> SimResponse:
+async def state(context: SimContext, request: SimRequest, body: Any) -> SimResponse:
     """``GET /__sim__/state``: ``lms ls`` rows, ``lms ps`` rows and the server status."""
     return json_response(
         {
-            "downloaded": [lms_ls_row(model) for model in core.state.models.values()],
-            "loaded": [lms_ps_row(inst) for inst in sorted_for_ps(core.state.instances)],
-            "server": {"running": True, "port": core.port},
+            "downloaded": [lms_ls_row(model) for model in context.state.models.values()],
+            "loaded": [lms_ps_row(inst) for inst in sorted_for_ps(context.state.instances)],
+            "server": {"running": True, "port": context.port},
         }
     )
 
@@ -38,17 +36,17 @@ def _optional_number(value: Any) -> float | None:
     return None
 
 
-async def load(core: SimCore, request: SimRequest, body: Any) -> SimResponse:
+async def load(context: SimContext, request: SimRequest, body: Any) -> SimResponse:
     """``POST /__sim__/load``: an ``lms load`` of an exact key (honours ``load_delay``)."""
     key = body.get("model_key")
     if not isinstance(key, str) or not key:
         return json_response({"error": "model_key is required"}, 400)
     identifier = body.get("identifier")
     context_length = _optional_number(body.get("context_length"))
-    if core.settings.load_delay > 0:
-        await anyio.sleep(core.settings.load_delay)
+    if context.settings.load_delay > 0:
+        await anyio.sleep(context.settings.load_delay)
     try:
-        inst = core.state.load(
+        inst = context.state.load(
             key,
             identifier=identifier if isinstance(identifier, str) and identifier else None,
             context_length=None if context_length is None else int(context_length),
@@ -60,30 +58,30 @@ async def load(core: SimCore, request: SimRequest, body: Any) -> SimResponse:
     return json_response({"instance": lms_ps_row(inst)})
 
 
-async def unload(core: SimCore, request: SimRequest, body: Any) -> SimResponse:
+async def unload(context: SimContext, request: SimRequest, body: Any) -> SimResponse:
     """``POST /__sim__/unload``: ``{"identifier": ...}`` or ``{"all": true}``."""
     if body.get("all") is True:
-        return json_response({"unloaded": core.state.unload_all()})
+        return json_response({"unloaded": context.state.unload_all()})
     identifier = body.get("identifier")
     if not isinstance(identifier, str):
         return json_response({"error": "identifier or all is required"}, 400)
-    return json_response({"unloaded": [identifier] if core.state.unload(identifier) else []})
+    return json_response({"unloaded": [identifier] if context.state.unload(identifier) else []})
 
 
-async def add_cli_call(core: SimCore, request: SimRequest, body: Any) -> SimResponse:
+async def add_cli_call(context: SimContext, request: SimRequest, body: Any) -> SimResponse:
     """``POST /__sim__/cli-calls``: record one ``lms`` invocation's argv."""
     argv = body.get("argv")
     if not isinstance(argv, list) or not all(isinstance(a, str) for a in argv):
         return json_response({"error": "argv must be a list of strings"}, 400)
-    core.cli_calls.append(list(argv))
-    return json_response({"count": len(core.cli_calls)})
+    context.cli_calls.append(list(argv))
+    return json_response({"count": len(context.cli_calls)})
 
 
-async def get_cli_calls(core: SimCore, request: SimRequest, body: Any) -> SimResponse:
+async def get_cli_calls(context: SimContext, request: SimRequest, body: Any) -> SimResponse:
     """``GET /__sim__/cli-calls``: the recorded argv lists, oldest first (a JSON array)."""
-    return json_response(core.cli_calls)
+    return json_response(context.cli_calls)
 
 
-async def cli_config(core: SimCore, request: SimRequest, body: Any) -> SimResponse:
+async def cli_config(context: SimContext, request: SimRequest, body: Any) -> SimResponse:
     """``GET /__sim__/cli-config``: the behaviour switches tests set for the simulated CLI."""
-    return json_response(core.cli_config)
+    return json_response(context.cli_config)

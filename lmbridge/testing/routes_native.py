@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import anyio
 
+from lmbridge.testing.context import SimContext
 from lmbridge.testing.exchange import SimRequest, SimResponse, error_response, json_response
 from lmbridge.testing.failures import SimError
 from lmbridge.testing.routes_openai import generate
@@ -13,9 +14,6 @@ from lmbridge.testing.script import Reply
 from lmbridge.testing.state import SimInstance, SimLoadError
 from lmbridge.testing.wire_chat import usage_for
 from lmbridge.testing.wire_models import v0_model_row, v1_load_config, v1_model_row
-
-if TYPE_CHECKING:
-    from lmbridge.testing.core import SimCore
 
 __all__ = [
     "greeting",
@@ -38,20 +36,20 @@ _STOP_REASONS = {
 _TOKENS_PER_SECOND = 50.0
 
 
-async def greeting(core: SimCore, request: SimRequest, body: Any) -> SimResponse:
+async def greeting(context: SimContext, request: SimRequest, body: Any) -> SimResponse:
     """``GET /lmstudio-greeting``: the probe that never loads anything (and needs no token)."""
     return json_response({"lmstudio": True})
 
 
-async def lms_status(core: SimCore, request: SimRequest, body: Any) -> SimResponse:
+async def lms_status(context: SimContext, request: SimRequest, body: Any) -> SimResponse:
     """``GET /lms-status``: package and version."""
-    return json_response({"package": "lmstudio", "version": core.settings.version})
+    return json_response({"package": "lmstudio", "version": context.settings.version})
 
 
-def _v0_rows(core: SimCore, *, everything: bool) -> list[dict[str, Any]]:
-    state = core.state
+def _v0_rows(context: SimContext, *, everything: bool) -> list[dict[str, Any]]:
+    state = context.state
     rows: list[dict[str, Any]] = []
-    if everything or core.settings.jit:
+    if everything or context.settings.jit:
         for model in state.models.values():
             instances = state.instances_of(model.key)
             rows.append(v0_model_row(model, model.key, instances[0] if instances else None))
@@ -65,15 +63,15 @@ def _v0_rows(core: SimCore, *, everything: bool) -> list[dict[str, Any]]:
     return rows
 
 
-async def v0_models(core: SimCore, request: SimRequest, body: Any) -> SimResponse:
+async def v0_models(context: SimContext, request: SimRequest, body: Any) -> SimResponse:
     """``GET /api/v0/models``: downloaded models with state (only loaded ones when JIT is off)."""
-    return json_response({"object": "list", "data": _v0_rows(core, everything=False)})
+    return json_response({"object": "list", "data": _v0_rows(context, everything=False)})
 
 
-async def v0_model(core: SimCore, request: SimRequest, body: Any) -> SimResponse:
+async def v0_model(context: SimContext, request: SimRequest, body: Any) -> SimResponse:
     """``GET /api/v0/models/{id}`` (the id may contain ``/``)."""
     model_id = request.path.removeprefix("/api/v0/models/")
-    for row in _v0_rows(core, everything=True):
+    for row in _v0_rows(context, everything=True):
         if row["id"] == model_id:
             return json_response(row)
     return error_response(SimError.not_found(f'Model "{model_id}" not found.'))
@@ -106,29 +104,29 @@ def _v0_extras(inst: SimInstance, reply: Reply) -> dict[str, Any]:
     }
 
 
-async def v0_chat_completions(core: SimCore, request: SimRequest, body: Any) -> SimResponse:
+async def v0_chat_completions(context: SimContext, request: SimRequest, body: Any) -> SimResponse:
     """``POST /api/v0/chat/completions``: the OpenAI body plus ``stats``, ``model_info``, ``runtime``."""
-    return await generate(core, body, kind="chat", extras=_v0_extras)
+    return await generate(context, body, kind="chat", extras=_v0_extras)
 
 
-async def v0_completions(core: SimCore, request: SimRequest, body: Any) -> SimResponse:
+async def v0_completions(context: SimContext, request: SimRequest, body: Any) -> SimResponse:
     """``POST /api/v0/completions``: the OpenAI body plus LM Studio stats."""
-    return await generate(core, body, kind="completion", extras=_v0_extras)
+    return await generate(context, body, kind="completion", extras=_v0_extras)
 
 
-async def v1_models(core: SimCore, request: SimRequest, body: Any) -> SimResponse:
+async def v1_models(context: SimContext, request: SimRequest, body: Any) -> SimResponse:
     """``GET /api/v1/models``: every downloaded model with its loaded instances."""
-    state = core.state
+    state = context.state
     rows = [v1_model_row(model, state.instances_of(model.key)) for model in state.models.values()]
     return json_response({"models": rows})
 
 
-async def v1_load(core: SimCore, request: SimRequest, body: Any) -> SimResponse:
+async def v1_load(context: SimContext, request: SimRequest, body: Any) -> SimResponse:
     """``POST /api/v1/models/load``: ALWAYS a new instance (``key:2`` if already loaded), like ``lms``."""
     name = body.get("model")
     if not isinstance(name, str) or not name:
         return error_response(SimError.bad_request("'model' field is required", param="model"))
-    model = core.state.find_model(name)
+    model = context.state.find_model(name)
     if model is None:
         return error_response(
             SimError(
@@ -144,11 +142,11 @@ async def v1_load(core: SimCore, request: SimRequest, body: Any) -> SimResponse:
             )
         )
     context_length = body.get("context_length")
-    delay = core.settings.load_delay
+    delay = context.settings.load_delay
     if delay > 0:
         await anyio.sleep(delay)
     try:
-        inst = core.state.load(
+        inst = context.state.load(
             model.key,
             context_length=context_length if isinstance(context_length, int) else None,
             via="rest",
@@ -166,14 +164,14 @@ async def v1_load(core: SimCore, request: SimRequest, body: Any) -> SimResponse:
     )
 
 
-async def v1_unload(core: SimCore, request: SimRequest, body: Any) -> SimResponse:
+async def v1_unload(context: SimContext, request: SimRequest, body: Any) -> SimResponse:
     """``POST /api/v1/models/unload``."""
     instance_id = body.get("instance_id")
     if not isinstance(instance_id, str) or not instance_id:
         return error_response(
             SimError.bad_request("'instance_id' field is required", param="instance_id")
         )
-    if not core.state.unload(instance_id):
+    if not context.state.unload(instance_id):
         return error_response(
             SimError.not_found(f'No model found with instance id "{instance_id}".')
         )

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import anyio
 
+from lmbridge.testing.context import SimContext
 from lmbridge.testing.embeddings import embedding_inputs, encode_base64, pseudo_vector
 from lmbridge.testing.exchange import (
     SimRequest,
@@ -37,20 +38,17 @@ from lmbridge.testing.wire_chat import (
 )
 from lmbridge.testing.wire_models import openai_model_row
 
-if TYPE_CHECKING:
-    from lmbridge.testing.core import SimCore
-
 __all__ = ["BodyExtras", "chat_completions", "completions", "embeddings", "generate", "list_models"]
 
 BodyExtras = Callable[[SimInstance, Reply], dict[str, Any]]
 """Fields to add to a non-streamed body, e.g. the ``/api/v0`` stats."""
 
 
-async def list_models(core: SimCore, request: SimRequest, body: Any) -> SimResponse:
+async def list_models(context: SimContext, request: SimRequest, body: Any) -> SimResponse:
     """``GET /v1/models``: every downloaded model with JIT on (plus extra instances), else loaded ones."""
-    loaded = [inst.identifier for inst in core.state.instances]
-    if core.settings.jit:
-        ids = list(core.state.models) + [i for i in loaded if i not in core.state.models]
+    loaded = [inst.identifier for inst in context.state.instances]
+    if context.settings.jit:
+        ids = list(context.state.models) + [i for i in loaded if i not in context.state.models]
     else:
         ids = loaded
     return json_response({"object": "list", "data": [openai_model_row(i) for i in ids]})
@@ -76,7 +74,7 @@ def _validate_completion(body: dict[str, Any]) -> SimError | None:
 
 
 async def generate(
-    core: SimCore,
+    context: SimContext,
     body: dict[str, Any],
     *,
     kind: Literal["chat", "completion"],
@@ -89,21 +87,21 @@ async def generate(
     invalid = _validate_chat(body) if kind == "chat" else _validate_completion(body)
     if invalid is not None:
         return error_response(invalid)
-    inst = await admit(core, body, kind="chat")
+    inst = await admit(context, body, kind="chat")
     if isinstance(inst, SimError):
         return error_response(inst)
-    activity = inst.track("processingPrompt", now=core.now())
+    activity = inst.track("processingPrompt", now=context.now())
     handed_off = False
     try:
-        reply = apply_limits(await pick_reply(core, inst, kind, body), body)
+        reply = apply_limits(await pick_reply(context, inst, kind, body), body)
         if reply.error is not None:
             return error_response(reply.error)
         frame = ChatFrame(
-            id=core.new_id("chatcmpl-" if kind == "chat" else "cmpl-"),
+            id=context.new_id("chatcmpl-" if kind == "chat" else "cmpl-"),
             created=int(time.time()),
             model=response_model_name(inst, reply),
             prompt_tokens=prompt_tokens(body),
-            call_ids=tuple(call.id or core.next_call_id() for call in reply.tool_calls),
+            call_ids=tuple(call.id or context.next_call_id() for call in reply.tool_calls),
         )
         if body.get("stream"):
             options = body.get("stream_options")
@@ -114,7 +112,7 @@ async def generate(
                 else completion_chunks(frame, reply, include_usage=include_usage)
             )
             response = stream_response(
-                core,
+                context,
                 inst,
                 activity,
                 reply,
@@ -133,17 +131,17 @@ async def generate(
         return json_response(payload)
     finally:
         if not handed_off:
-            activity.finish(now=core.now())
+            activity.finish(now=context.now())
 
 
-async def chat_completions(core: SimCore, request: SimRequest, body: Any) -> SimResponse:
+async def chat_completions(context: SimContext, request: SimRequest, body: Any) -> SimResponse:
     """``POST /v1/chat/completions``."""
-    return await generate(core, body, kind="chat")
+    return await generate(context, body, kind="chat")
 
 
-async def completions(core: SimCore, request: SimRequest, body: Any) -> SimResponse:
+async def completions(context: SimContext, request: SimRequest, body: Any) -> SimResponse:
     """``POST /v1/completions`` (legacy, no prompt template)."""
-    return await generate(core, body, kind="completion")
+    return await generate(context, body, kind="completion")
 
 
 def _embedding_model_name(inst: SimInstance, reply: Reply) -> str:
@@ -154,17 +152,17 @@ def _embedding_model_name(inst: SimInstance, reply: Reply) -> str:
     return inst.identifier
 
 
-async def embeddings(core: SimCore, request: SimRequest, body: Any) -> SimResponse:
+async def embeddings(context: SimContext, request: SimRequest, body: Any) -> SimResponse:
     """``POST /v1/embeddings``: deterministic pseudo-vectors, ``float`` or ``base64`` encoded."""
     texts = embedding_inputs(body.get("input"))
     if texts is None:
         return error_response(SimError.bad_request("'input' field is required", param="input"))
-    inst = await admit(core, body, kind="embedding")
+    inst = await admit(context, body, kind="embedding")
     if isinstance(inst, SimError):
         return error_response(inst)
-    activity = inst.track("computingEmbedding", now=core.now())
+    activity = inst.track("computingEmbedding", now=context.now())
     try:
-        reply = await pick_reply(core, inst, "embedding", body)
+        reply = await pick_reply(context, inst, "embedding", body)
         if reply.error is not None:
             return error_response(reply.error)
         if reply.delay > 0:
@@ -185,4 +183,4 @@ async def embeddings(core: SimCore, request: SimRequest, body: Any) -> SimRespon
             }
         )
     finally:
-        activity.finish(now=core.now())
+        activity.finish(now=context.now())

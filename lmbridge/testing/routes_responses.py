@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import anyio
 
+from lmbridge.testing.context import SimContext
 from lmbridge.testing.exchange import (
     SimRequest,
     SimResponse,
@@ -29,9 +30,6 @@ from lmbridge.testing.wire_responses import (
     response_events,
     response_object,
 )
-
-if TYPE_CHECKING:
-    from lmbridge.testing.core import SimCore
 
 __all__ = ["responses"]
 
@@ -75,7 +73,7 @@ def _stream_error(message: str) -> bytes:
     return sse_event("error", payload)
 
 
-async def responses(core: SimCore, request: SimRequest, body: Any) -> SimResponse:
+async def responses(context: SimContext, request: SimRequest, body: Any) -> SimResponse:
     """Serve a Responses API request, streamed or not, and store it for ``previous_response_id``."""
     items_in = _input_items(body.get("input"))
     if items_in is None:
@@ -86,41 +84,43 @@ async def responses(core: SimCore, request: SimRequest, body: Any) -> SimRespons
     previous_id = body.get("previous_response_id")
     history: list[dict[str, Any]] = []
     if previous_id is not None:
-        stored = core.responses.get(str(previous_id))
+        stored = context.responses.get(str(previous_id))
         if stored is None:
             return error_response(_previous_not_found(str(previous_id)))
         history = list(stored["history"])
-    inst = await admit(core, body, kind="chat")
+    inst = await admit(context, body, kind="chat")
     if isinstance(inst, SimError):
         return error_response(inst)
-    activity = inst.track("processingPrompt", now=core.now())
+    activity = inst.track("processingPrompt", now=context.now())
     handed_off = False
     try:
         reply = apply_limits(
-            await pick_reply(core, inst, "responses", body), body, token_field="max_output_tokens"
+            await pick_reply(context, inst, "responses", body),
+            body,
+            token_field="max_output_tokens",
         )
         if reply.error is not None:
             return error_response(reply.error)
         conversation = history + items_in
         frame = ResponseFrame(
-            id=core.new_id("resp_"),
+            id=context.new_id("resp_"),
             created_at=int(time.time()),
             model=response_model_name(inst, reply),
             input_tokens=prompt_tokens({"input": conversation, "tools": body.get("tools")}),
             previous_response_id=str(previous_id) if previous_id is not None else None,
             request=body,
         )
-        call_ids = [call.id or core.next_call_id() for call in reply.tool_calls]
-        items = output_items(reply, new_id=core.new_id, call_ids=call_ids)
+        call_ids = [call.id or context.next_call_id() for call in reply.tool_calls]
+        items = output_items(reply, new_id=context.new_id, call_ids=call_ids)
         final = response_object(frame, reply, items)
         if body.get("store", True) is not False:
-            core.responses[frame.id] = {"response": final, "history": conversation + items}
+            context.responses[frame.id] = {"response": final, "history": conversation + items}
         if body.get("stream"):
             events = response_events(frame, reply, items)
             if reply.omit_done:
                 events = events[:-1]
             response = stream_response(
-                core,
+                context,
                 inst,
                 activity,
                 reply,
@@ -136,4 +136,4 @@ async def responses(core: SimCore, request: SimRequest, body: Any) -> SimRespons
         return json_response(final)
     finally:
         if not handed_off:
-            activity.finish(now=core.now())
+            activity.finish(now=context.now())

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import anyio
 
+from lmbridge.testing.context import SimContext
 from lmbridge.testing.exchange import SSE_HEADERS, ConnectionDropped, SimResponse, SimStream
 from lmbridge.testing.failures import SimError
 from lmbridge.testing.script import ANY_MODEL, Reply, RequestKind, default_reply
 from lmbridge.testing.state import RequestActivity, SimInstance, SimLoadError
-
-if TYPE_CHECKING:
-    from lmbridge.testing.core import SimCore
 
 __all__ = [
     "error_payload",
@@ -37,17 +35,17 @@ def _dedupe(names: Sequence[str | None]) -> list[str]:
     return out
 
 
-def failure_names(core: SimCore, requested: str | None) -> list[str]:
+def failure_names(context: SimContext, requested: str | None) -> list[str]:
     """Names under which injected failures for a request are looked up, most specific first."""
     if requested is None:
         return [ANY_MODEL]
-    model = core.state.find_model(requested)
+    model = context.state.find_model(requested)
     return _dedupe([requested, model.key if model else None, ANY_MODEL])
 
 
-def not_loaded_error(core: SimCore) -> SimError:
+def not_loaded_error(context: SimContext) -> SimError:
     """The configured "No models loaded" variant."""
-    style = core.settings.not_loaded_error
+    style = context.settings.not_loaded_error
     if style == "plain_text":
         return SimError.no_models_loaded_v035()
     if style == "string":
@@ -55,28 +53,28 @@ def not_loaded_error(core: SimCore) -> SimError:
     return SimError.no_models_loaded()
 
 
-def unknown_model_error(core: SimCore, name: str) -> SimError:
+def unknown_model_error(context: SimContext, name: str) -> SimError:
     """The configured unknown-model variant."""
-    available = list(core.state.models)
-    if core.settings.unknown_model_error == "not_found_404":
+    available = list(context.state.models)
+    if context.settings.unknown_model_error == "not_found_404":
         return SimError.model_not_found_v035(name, available)
     return SimError.invalid_model_identifier(name, available)
 
 
-async def _jit_load(core: SimCore, key: str, body: dict[str, Any]) -> SimInstance | SimError:
-    if core.settings.load_delay > 0:
-        await anyio.sleep(core.settings.load_delay)
+async def _jit_load(context: SimContext, key: str, body: dict[str, Any]) -> SimInstance | SimError:
+    if context.settings.load_delay > 0:
+        await anyio.sleep(context.settings.load_delay)
     ttl = body.get("ttl")
     if not isinstance(ttl, (int, float)) or isinstance(ttl, bool) or ttl <= 0:
-        ttl = core.settings.default_jit_ttl
+        ttl = context.settings.default_jit_ttl
     try:
-        return core.state.load(key, ttl=ttl, via="jit")
+        return context.state.load(key, ttl=ttl, via="jit")
     except SimLoadError as exc:
         return SimError.load_failed(key, exc.message)
 
 
 async def admit(
-    core: SimCore, body: dict[str, Any], *, kind: Literal["chat", "embedding"]
+    context: SimContext, body: dict[str, Any], *, kind: Literal["chat", "embedding"]
 ) -> SimInstance | SimError:
     """The instance that serves ``body``, or the error to answer with instead.
 
@@ -84,21 +82,21 @@ async def admit(
     model is resolved (and JIT-loaded if allowed) by :func:`resolve_instance`.
     """
     requested = body.get("model") if isinstance(body.get("model"), str) else None
-    failure = core.scripts.take_failure(failure_names(core, requested))
+    failure = context.scripts.take_failure(failure_names(context, requested))
     if failure is not None:
         return failure
-    return await resolve_instance(core, requested, kind=kind, body=body)
+    return await resolve_instance(context, requested, kind=kind, body=body)
 
 
 async def resolve_instance(
-    core: SimCore,
+    context: SimContext,
     requested: str | None,
     *,
     kind: Literal["chat", "embedding"],
     body: dict[str, Any],
 ) -> SimInstance | SimError:
     """The instance that answers a request, JIT-loading it if allowed; else the error LM Studio sends."""
-    state = core.state
+    state = context.state
     loaded = state.instances
     if not requested:
         wanted = [inst for inst in loaded if inst.model.is_embedding == (kind == "embedding")]
@@ -106,18 +104,18 @@ async def resolve_instance(
             return wanted[0]
         if len(wanted) > 1:
             return SimError.multiple_models_loaded()
-        return SimError.no_embedding_model() if kind == "embedding" else not_loaded_error(core)
-    if core.settings.one_model_answers_all and len(loaded) == 1:
+        return SimError.no_embedding_model() if kind == "embedding" else not_loaded_error(context)
+    if context.settings.one_model_answers_all and len(loaded) == 1:
         inst: SimInstance | None = loaded[0]
     else:
         inst = state.resolve_loaded(requested)
     if inst is None:
         model = state.find_model(requested)
         if model is None:
-            return unknown_model_error(core, requested)
-        if not core.settings.jit:
-            return not_loaded_error(core)
-        jit = await _jit_load(core, model.key, body)
+            return unknown_model_error(context, requested)
+        if not context.settings.jit:
+            return not_loaded_error(context)
+        jit = await _jit_load(context, model.key, body)
         if isinstance(jit, SimError):
             return jit
         inst = jit
@@ -129,11 +127,11 @@ async def resolve_instance(
 
 
 async def pick_reply(
-    core: SimCore, inst: SimInstance, kind: RequestKind, body: dict[str, Any]
+    context: SimContext, inst: SimInstance, kind: RequestKind, body: dict[str, Any]
 ) -> Reply:
     """The scripted reply for this instance, else its responder's, else the default."""
     names = _dedupe([inst.identifier, inst.key, ANY_MODEL])
-    reply = await core.scripts.next_reply(names, body)
+    reply = await context.scripts.next_reply(names, body)
     if reply is not None:
         return reply
     if kind == "embedding":
@@ -153,7 +151,7 @@ def error_payload(message: str) -> dict[str, Any]:
 
 
 def stream_response(
-    core: SimCore,
+    context: SimContext,
     inst: SimInstance,
     activity: RequestActivity,
     reply: Reply,
@@ -195,6 +193,6 @@ def stream_response(
             yield done
 
     def on_end(completed: bool) -> None:
-        activity.finish(now=core.now())
+        activity.finish(now=context.now())
 
     return SimResponse(200, list(SSE_HEADERS), SimStream(chunks(), on_end=on_end))

@@ -12,13 +12,8 @@ import httpx
 
 from lmbridge.testing.asgi import SimASGIApp
 from lmbridge.testing.catalogue import SimModel
-from lmbridge.testing.core import (
-    NotLoadedStyle,
-    RecordedRequest,
-    SimCore,
-    SimSettings,
-    UnknownModelStyle,
-)
+from lmbridge.testing.context import NotLoadedStyle, SimContext, SimSettings, UnknownModelStyle
+from lmbridge.testing.core import RecordedRequest, SimCore
 from lmbridge.testing.exchange import SimRequest, SimResponse
 from lmbridge.testing.failures import SimError
 from lmbridge.testing.script import Responder, ScriptItem
@@ -112,7 +107,8 @@ class SimulatedLMStudio:
             version=version,
             default_jit_ttl=default_jit_ttl,
         )
-        self._core = SimCore(state=self._state, settings=self._settings)
+        self._context = SimContext(state=self._state, settings=self._settings)
+        self._core = SimCore(self._context)
         for key in loaded:
             self.load(key)
 
@@ -224,26 +220,26 @@ class SimulatedLMStudio:
     @property
     def cli_calls(self) -> list[list[str]]:
         """Argument lists of the simulated ``lms`` invocations, as it reported them."""
-        return self._core.cli_calls
+        return self._context.cli_calls
 
     @property
     def cli_config(self) -> dict[str, Any]:
         """Behaviour switches for the simulated ``lms`` (e.g. ``{"hang": True}``); served as-is."""
-        return self._core.cli_config
+        return self._context.cli_config
 
     @cli_config.setter
     def cli_config(self, value: dict[str, Any]) -> None:
-        self._core.cli_config = dict(value)
+        self._context.cli_config = dict(value)
 
     @property
     def responses(self) -> dict[str, dict[str, Any]]:
         """Stored ``/v1/responses`` results by id: ``{"response": ..., "history": [...]}``."""
-        return self._core.responses
+        return self._context.responses
 
     @property
     def port(self) -> int | None:
         """The loopback port while :meth:`serve` runs, else ``None``."""
-        return self._core.port
+        return self._context.port
 
     # --- model state -------------------------------------------------------------------------
 
@@ -320,29 +316,29 @@ class SimulatedLMStudio:
         ``model`` is a model key (any instance of it), an instance identifier, or ``"*"`` (any model).
         Items are :class:`Reply` objects, plain strings (the text) or :class:`SimError` objects.
         """
-        self._core.scripts.add(model, replies)
+        self._context.scripts.add(model, replies)
 
     def responder(self, model: str, fn: Responder | None) -> None:
         """Answer requests to ``model`` with ``fn(request_body) -> Reply`` (sync or async).
 
         Used when no scripted reply is queued; ``None`` removes it.
         """
-        self._core.scripts.set_responder(model, fn)
+        self._context.scripts.set_responder(model, fn)
 
     def fail_next(self, model: str, error: SimError, *, times: int = 1) -> None:
         """Answer the next ``times`` requests naming ``model`` (or any, with ``"*"``) with ``error``.
 
         Failures happen before model resolution: a failed request loads nothing.
         """
-        self._core.scripts.fail_next(model, error, times)
+        self._context.scripts.fail_next(model, error, times)
 
     def pending_replies(self, model: str) -> int:
         """Scripted replies still queued for ``model``."""
-        return self._core.scripts.pending(model)
+        return self._context.scripts.pending(model)
 
     def clear_scripts(self) -> None:
         """Forget all scripted replies, responders and injected failures."""
-        self._core.scripts.clear()
+        self._context.scripts.clear()
 
     # --- serving -----------------------------------------------------------------------------
 
@@ -371,7 +367,7 @@ class SimulatedLMStudio:
         """
 
         def set_port(value: int | None) -> None:
-            self._core.port = value
+            self._context.port = value
 
         async with serve_asgi(self.asgi_app(), host=host, port=port, on_port=set_port) as url:
             yield url
