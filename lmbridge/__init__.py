@@ -22,7 +22,7 @@ _EXPORTS: dict[str, str] = {
     # facade
     "Bridge": "lmbridge.bridge",
     # messages and results
-    "Message": "lmbridge.chat.messages",
+    "Message": "lmbridge.chat.requests",
     "ChatResult": "lmbridge.chat.results",
     "CompletionResult": "lmbridge.chat.results",
     "EmbeddingResult": "lmbridge.chat.results",
@@ -36,9 +36,9 @@ _EXPORTS: dict[str, str] = {
     "ToolCallReady": "lmbridge.chat.results",
     "UsageReport": "lmbridge.chat.results",
     "ChatStream": "lmbridge.chat.streams",
-    "ChatOptions": "lmbridge.chat.options",
-    "SamplingOptions": "lmbridge.chat.options",
-    "RequestOptions": "lmbridge.chat.options",
+    "ChatOptions": "lmbridge.chat.requests",
+    "SamplingOptions": "lmbridge.chat.requests",
+    "RequestOptions": "lmbridge.chat.requests",
     # transport
     "RetryPolicy": "lmbridge.transport.retry",
     "HTTPTransport": "lmbridge.transport.client",
@@ -148,11 +148,9 @@ if TYPE_CHECKING:
     from lmbridge.bridge import (
         Bridge as Bridge,
     )
-    from lmbridge.chat.messages import (
-        Message as Message,
-    )
-    from lmbridge.chat.options import (
+    from lmbridge.chat.requests import (
         ChatOptions as ChatOptions,
+        Message as Message,
         RequestOptions as RequestOptions,
         SamplingOptions as SamplingOptions,
     )

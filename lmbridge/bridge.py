@@ -14,8 +14,15 @@ from typing_extensions import Unpack
 
 from lmbridge import errors
 from lmbridge.chat.assemble import result_from_completion
-from lmbridge.chat.messages import MessagesArg, normalize_messages
-from lmbridge.chat.options import ChatOptions, RequestOptions, SamplingOptions, sampling_body
+from lmbridge.chat.requests import (
+    ChatOptions,
+    MessagesArg,
+    RequestOptions,
+    SamplingOptions,
+    chat_body,
+    embedding_body,
+    sampling_body,
+)
 from lmbridge.chat.responses import build_responses_body, result_from_response
 from lmbridge.chat.results import (
     ChatResult,
@@ -23,13 +30,15 @@ from lmbridge.chat.results import (
     EmbeddingResult,
     MismatchWarnings,
     ResponseResult,
-    decode_embedding,
+    completion_result,
+    embedding_result,
 )
 from lmbridge.chat.streams import ChatStream
-from lmbridge.chat.structured import ResponseFormat, finish_chat, response_format_body
+from lmbridge.chat.structured import ResponseFormat, finish_chat
 from lmbridge.chat.wire import ChatCompletion, EmbeddingResponse, ResponseObject, TextCompletion
 from lmbridge.lifecycle.lms import LmsCli
 from lmbridge.lifecycle.models import ModelManager
+from lmbridge.lifecycle.types import RequestKind
 from lmbridge.transport.client import (
     DEFAULT_TIMEOUT,
     HTTPTransport,
@@ -49,7 +58,6 @@ __all__ = ["Bridge"]
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
 B = TypeVar("B", bound=BaseModel)
-ModelKind = Literal["llm", "embedding"]
 
 _HEALABLE = (errors.ModelNotLoadedError, errors.ModelNotFoundError)
 _CHAT = "/v1/chat/completions"
@@ -154,7 +162,9 @@ class Bridge:
 
     # --- the model guard ---------------------------------------------------------------------
 
-    async def _guarded(self, model: str, kind: ModelKind, call: Callable[[str], Awaitable[T]]) -> T:
+    async def _guarded(
+        self, model: str, kind: RequestKind, call: Callable[[str], Awaitable[T]]
+    ) -> T:
         """Run ``call(name)`` with the model loaded; heal one "not loaded" answer, retry once.
 
         ``name`` is the model identifier to send: the model manager resolves a partial name
@@ -181,7 +191,7 @@ class Bridge:
         into: type[B],
         *,
         model: str,
-        kind: ModelKind,
+        kind: RequestKind,
         options: Mapping[str, Any],
     ) -> tuple[str, B]:
         """POST ``body`` for ``model`` under the model guard; the name sent, and the answer."""
@@ -200,21 +210,6 @@ class Bridge:
         return await self._guarded(model, kind, send)
 
     # --- chat ----------------------------------------------------------------------------
-
-    def _chat_body(
-        self,
-        model: str,
-        messages: MessagesArg,
-        response_format: ResponseFormat | None,
-        options: Mapping[str, Any],
-    ) -> dict[str, Any]:
-        if not isinstance(model, str) or not model.strip():
-            raise ValueError("model must be a non-empty string")
-        body: dict[str, Any] = {"model": model, "messages": normalize_messages(messages)}
-        if response_format is not None:
-            body["response_format"] = response_format_body(response_format)
-        body.update(sampling_body(options))
-        return body
 
     @overload
     async def chat(
@@ -260,7 +255,7 @@ class Bridge:
             StructuredOutputError: the reply did not parse into ``response_format``.
             LMBridgeError: any other failure, typed (see the errors table).
         """
-        body = self._chat_body(model, messages, response_format, options)
+        body = chat_body(model, messages, response_format=response_format, options=options)
         name, completion = await self._post_model(
             _CHAT, body, ChatCompletion, model=model, kind="llm", options=options
         )
@@ -288,7 +283,7 @@ class Bridge:
         gives the :class:`~lmbridge.ChatResult`. Leaving the block early, breaking out of the
         loop or cancelling the task closes the response.
         """
-        body = self._chat_body(model, messages, response_format, options)
+        body = chat_body(model, messages, response_format=response_format, options=options)
         timeout, max_retries = options.get("timeout"), options.get("max_retries")
         body["stream"] = True
         body["stream_options"] = {"include_usage": True}
@@ -337,35 +332,21 @@ class Bridge:
         :class:`~lmbridge.RequestOptions`).
         """
         texts = [input] if isinstance(input, str) else list(input)
-        if not texts:
-            raise ValueError("input must not be empty")
-        body: dict[str, Any] = {"model": model, "input": texts, "encoding_format": encoding_format}
-        if dimensions is not None:
-            body["dimensions"] = dimensions
-        body.update(options.get("extra_body") or {})
-        model, parsed = await self._post_model(
-            _EMBEDDINGS,
-            body,
-            EmbeddingResponse,
-            model=model,
-            kind="embedding",
-            options=options,
+        body = embedding_body(
+            model,
+            texts,
+            encoding_format=encoding_format,
+            dimensions=dimensions,
+            extra_body=options.get("extra_body"),
         )
-        items = sorted(parsed.data, key=lambda item: item.index)
-        if len(items) != len(texts):
-            raise errors.InvalidResponseError(
-                f"asked for {len(texts)} embeddings, the server sent {len(items)}",
-                url=self._http.url(_EMBEDDINGS),
-                model=model,
-            )
-        self._mismatch.check(model, parsed.model)
-        return EmbeddingResult(
-            vectors=[decode_embedding(item.embedding) for item in items],
-            model=parsed.model,
-            sent_model=model,
-            usage=parsed.usage,
-            raw=parsed,
+        name, answer = await self._post_model(
+            _EMBEDDINGS, body, EmbeddingResponse, model=model, kind="embedding", options=options
         )
+        result = embedding_result(
+            answer, count=len(texts), sent_model=name, url=self._http.url(_EMBEDDINGS)
+        )
+        self._mismatch.check(name, answer.model)
+        return result
 
     async def complete(
         self, model: str, prompt: str, **options: Unpack[SamplingOptions]
@@ -375,19 +356,11 @@ class Bridge:
         Takes the sampling options of :meth:`chat` (see :class:`~lmbridge.SamplingOptions`).
         """
         body: dict[str, Any] = {"model": model, "prompt": prompt, **sampling_body(options)}
-        model, parsed = await self._post_model(
+        name, answer = await self._post_model(
             "/v1/completions", body, TextCompletion, model=model, kind="llm", options=options
         )
-        self._mismatch.check(model, parsed.model)
-        choice = parsed.choices[0] if parsed.choices else None
-        return CompletionResult(
-            text=choice.text if choice else "",
-            finish_reason=choice.finish_reason if choice else None,
-            usage=parsed.usage,
-            model=parsed.model,
-            sent_model=model,
-            raw=parsed,
-        )
+        self._mismatch.check(name, answer.model)
+        return completion_result(answer, sent_model=name)
 
     async def respond(
         self,

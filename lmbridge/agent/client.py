@@ -13,8 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-    from lmbridge.chat.messages import MessagesArg
-    from lmbridge.chat.options import ChatOptions
+    from lmbridge.chat.requests import ChatOptions, MessagesArg
     from lmbridge.chat.streams import ChatStream
 
 __all__ = ["AgentClient", "ModelState"]

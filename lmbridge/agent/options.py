@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any, Final, cast
 
 from lmbridge.agent.tools.registry import DEFAULT_MAX_RESULT_CHARS
-from lmbridge.chat.options import SamplingOptions
+from lmbridge.chat.requests import SamplingOptions
 
 __all__ = ["AGENT_DEFAULTS", "AgentSettings", "agent_settings", "chat_options"]
 

@@ -19,7 +19,7 @@ from lmbridge.errors import AgentRunCancelledError
 
 if TYPE_CHECKING:
     from lmbridge.agent.client import AgentClient
-    from lmbridge.chat.messages import MessagesArg
+    from lmbridge.chat.requests import MessagesArg
 
 __all__ = ["AgentRun"]
 

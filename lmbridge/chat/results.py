@@ -16,7 +16,7 @@ from lmbridge.chat.wire import (
     TextCompletion,
     Usage,
 )
-from lmbridge.errors import ModelMismatchWarning
+from lmbridge.errors import InvalidResponseError, ModelMismatchWarning
 
 __all__ = [
     "ChatResult",
@@ -32,6 +32,8 @@ __all__ = [
     "ToolCallReady",
     "Usage",
     "UsageReport",
+    "completion_result",
+    "embedding_result",
 ]
 
 T = TypeVar("T")
@@ -310,3 +312,40 @@ def decode_embedding(value: Sequence[float] | str) -> list[float]:
         raw = base64.b64decode(value)
         return list(struct.unpack(f"<{len(raw) // 4}f", raw))
     return list(value)
+
+
+def embedding_result(
+    answer: EmbeddingResponse, *, count: int, sent_model: str, url: str
+) -> EmbeddingResult:
+    """The vectors of ``answer`` in input order (the server may send them in any order).
+
+    Raises:
+        InvalidResponseError: the server sent another number of vectors than ``count`` inputs.
+    """
+    items = sorted(answer.data, key=lambda item: item.index)
+    if len(items) != count:
+        raise InvalidResponseError(
+            f"asked for {count} embeddings, the server sent {len(items)}",
+            url=url,
+            model=sent_model,
+        )
+    return EmbeddingResult(
+        vectors=[decode_embedding(item.embedding) for item in items],
+        model=answer.model,
+        sent_model=sent_model,
+        usage=answer.usage,
+        raw=answer,
+    )
+
+
+def completion_result(answer: TextCompletion, *, sent_model: str) -> CompletionResult:
+    """The first choice of a ``/v1/completions`` answer (an empty text when there is none)."""
+    choice = answer.choices[0] if answer.choices else None
+    return CompletionResult(
+        text=choice.text if choice else "",
+        finish_reason=choice.finish_reason if choice else None,
+        usage=answer.usage,
+        model=answer.model,
+        sent_model=sent_model,
+        raw=answer,
+    )
