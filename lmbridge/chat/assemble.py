@@ -280,16 +280,12 @@ class ChatAssembler:
             events.append(UsageReport(usage))
 
     def _add_content(self, content: str, events: list[StreamEvent]) -> None:
-        reasoning, text = self._think.feed(content)
-        if reasoning:
-            self._reasoning.append(reasoning)
-            events.append(ReasoningDelta(reasoning))
-        if text:
-            self._text.append(text)
-            events.append(TextDelta(text))
+        self._take(*self._think.feed(content), events)
 
     def _flush_content(self, events: list[StreamEvent]) -> None:
-        reasoning, text = self._think.end()
+        self._take(*self._think.end(), events)
+
+    def _take(self, reasoning: str, text: str, events: list[StreamEvent]) -> None:
         if reasoning:
             self._reasoning.append(reasoning)
             events.append(ReasoningDelta(reasoning))

@@ -71,8 +71,26 @@ class ToolCall:
         }
 
 
+class _ModelNames:
+    """What every result says of the model: the name sent, and the one the server named."""
+
+    __slots__ = ()
+    sent_model: str
+    model: str | None
+
+    @property
+    def model_mismatch(self) -> bool:
+        """Whether the server answered with another model than the one asked for."""
+        return model_differs(self.sent_model, self.model)
+
+    @property
+    def requested_model(self) -> str:
+        """The former name of :attr:`sent_model` (kept for code written against it)."""
+        return self.sent_model
+
+
 @dataclass(frozen=True)
-class ChatResult(Generic[T]):
+class ChatResult(_ModelNames, Generic[T]):
     """The outcome of a chat completion, streamed or not.
 
     Attributes:
@@ -106,16 +124,6 @@ class ChatResult(Generic[T]):
         """Whether generation stopped at the token limit (``finish_reason == "length"``)."""
         return self.finish_reason == "length"
 
-    @property
-    def model_mismatch(self) -> bool:
-        """Whether the server answered with another model than the one asked for."""
-        return model_differs(self.sent_model, self.model)
-
-    @property
-    def requested_model(self) -> str:
-        """The former name of :attr:`sent_model` (kept for code written against it)."""
-        return self.sent_model
-
     def to_message(self) -> dict[str, Any]:
         """The reply as an assistant message, to append to a conversation."""
         message: dict[str, Any] = {"role": "assistant", "content": self.text}
@@ -125,7 +133,7 @@ class ChatResult(Generic[T]):
 
 
 @dataclass(frozen=True)
-class CompletionResult:
+class CompletionResult(_ModelNames):
     """The outcome of a legacy ``/v1/completions`` call."""
 
     text: str
@@ -140,19 +148,9 @@ class CompletionResult:
         """Whether generation stopped at the token limit."""
         return self.finish_reason == "length"
 
-    @property
-    def model_mismatch(self) -> bool:
-        """Whether the server answered with another model than the one asked for."""
-        return model_differs(self.sent_model, self.model)
-
-    @property
-    def requested_model(self) -> str:
-        """The former name of :attr:`sent_model` (kept for code written against it)."""
-        return self.sent_model
-
 
 @dataclass(frozen=True)
-class EmbeddingResult:
+class EmbeddingResult(_ModelNames):
     """Embedding vectors in input order; iterating the result yields the vectors."""
 
     vectors: list[list[float]]
@@ -170,19 +168,9 @@ class EmbeddingResult:
     def __getitem__(self, index: int) -> list[float]:
         return self.vectors[index]
 
-    @property
-    def model_mismatch(self) -> bool:
-        """Whether the server answered with another model than the one asked for."""
-        return model_differs(self.sent_model, self.model)
-
-    @property
-    def requested_model(self) -> str:
-        """The former name of :attr:`sent_model` (kept for code written against it)."""
-        return self.sent_model
-
 
 @dataclass(frozen=True)
-class ResponseResult:
+class ResponseResult(_ModelNames):
     """The outcome of a ``/v1/responses`` call.
 
     Attributes:
@@ -203,11 +191,6 @@ class ResponseResult:
     model: str | None
     sent_model: str
     raw: ResponseObject | None = field(default=None, repr=False)
-
-    @property
-    def requested_model(self) -> str:
-        """The former name of :attr:`sent_model` (kept for code written against it)."""
-        return self.sent_model
 
 
 # --- stream events ----------------------------------------------------------------------------
