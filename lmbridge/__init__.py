@@ -8,6 +8,8 @@ async with Bridge() as bridge:
     print(result.text)
 ```
 
+Without ``await`` (scripts, notebooks, threads): ``with SyncBridge() as bridge:``.
+
 Names are imported lazily, so ``import lmbridge`` stays cheap.
 """
 
@@ -21,6 +23,9 @@ __version__ = "0.1.0"
 _EXPORTS: dict[str, str] = {
     # facade
     "Bridge": "lmbridge.bridge",
+    "SyncBridge": "lmbridge.sync",
+    "SyncModels": "lmbridge.sync",
+    "SyncStream": "lmbridge.sync",
     # messages and results
     "Message": "lmbridge.chat.requests",
     "ChatResult": "lmbridge.chat.results",
@@ -77,6 +82,7 @@ _EXPORTS: dict[str, str] = {
     "ReadTimeoutError": "lmbridge.errors",
     "APIStatusError": "lmbridge.errors",
     "BadRequestError": "lmbridge.errors",
+    "BridgeClosedError": "lmbridge.errors",
     "ContextLengthExceededError": "lmbridge.errors",
     "AuthenticationError": "lmbridge.errors",
     "NotFoundError": "lmbridge.errors",
@@ -178,6 +184,7 @@ if TYPE_CHECKING:
         APITimeoutError as APITimeoutError,
         AuthenticationError as AuthenticationError,
         BadRequestError as BadRequestError,
+        BridgeClosedError as BridgeClosedError,
         ConflictError as ConflictError,
         ConnectTimeoutError as ConnectTimeoutError,
         ContextLengthExceededError as ContextLengthExceededError,
@@ -218,6 +225,11 @@ if TYPE_CHECKING:
     )
     from lmbridge.mcp_config import (
         open_mcp_sessions as open_mcp_sessions,
+    )
+    from lmbridge.sync import (
+        SyncBridge as SyncBridge,
+        SyncModels as SyncModels,
+        SyncStream as SyncStream,
     )
     from lmbridge.transport.client import (
         HTTPTransport as HTTPTransport,

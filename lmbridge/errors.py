@@ -16,6 +16,7 @@ __all__ = [
     "AgentRunCancelledError",
     "AuthenticationError",
     "BadRequestError",
+    "BridgeClosedError",
     "ConflictError",
     "ConnectTimeoutError",
     "ContextLengthExceededError",
@@ -107,6 +108,22 @@ class LMBridgeError(Exception):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.message!r}, status_code={self.status_code!r})"
+
+
+# --- using the client ------------------------------------------------------------------------
+
+
+class BridgeClosedError(LMBridgeError):
+    """A call on a :class:`~lmbridge.Bridge` (or :class:`~lmbridge.SyncBridge`) already closed.
+
+    Raised instead of httpx's bare ``RuntimeError`` ("Cannot send a request, as the client has
+    been closed") or asyncio's "Event loop is closed".
+    """
+
+    default_hint = (
+        "Create a new Bridge, or keep all calls inside `async with Bridge() as bridge:` "
+        "(`with SyncBridge() as bridge:`); a Bridge cannot be reopened after close."
+    )
 
 
 # --- reaching the server ---------------------------------------------------------------------

@@ -27,6 +27,7 @@ ALLOWED: dict[str, set[str]] = {
     "agent": {"errors", "chat"},
     "mcp_config": {"errors"},
     "bridge": {"errors", "transport", "chat", "lifecycle", "agent"},
+    "sync": {"errors", "transport", "chat", "lifecycle", "agent", "bridge"},
     "demo": {"errors", "transport", "chat", "bridge", "testing"},
     "__main__": {"demo"},
     "__init__": {
@@ -37,6 +38,8 @@ ALLOWED: dict[str, set[str]] = {
         "agent",
         "mcp_config",
         "bridge",
+        "sync",
+        "display",
     },
     "testing": set(),
 }

@@ -7,6 +7,7 @@ from typing import Any, Final, cast
 
 from lmbridge.agent.tools.registry import DEFAULT_MAX_RESULT_CHARS
 from lmbridge.chat.requests import SamplingOptions
+from lmbridge.chat.validate import check_option_names, check_option_values
 
 __all__ = ["AGENT_DEFAULTS", "AgentSettings", "agent_settings", "chat_options"]
 
@@ -73,12 +74,12 @@ def agent_settings(given: Mapping[str, Any]) -> AgentSettings:
     Chat options given as ``None`` are left out (the server's defaults apply).
 
     Raises:
-        TypeError: an option name that :class:`AgentSettings` does not declare.
-        ValueError: a limit out of range.
+        TypeError: an option name that :class:`AgentSettings` does not declare (the closest
+            known name is suggested), or a sampling option of the wrong type.
+        ValueError: a limit or a sampling option out of range.
     """
-    unknown = sorted(set(given) - AgentSettings.__optional_keys__)
-    if unknown:
-        raise TypeError(f"unexpected agent option(s): {', '.join(map(repr, unknown))}")
+    check_option_names(given, AgentSettings.__optional_keys__, what="agent option")
+    check_option_values(given)
     settings: dict[str, Any] = dict(AGENT_DEFAULTS)
     for key, value in given.items():
         if key in _AGENT_OPTIONS or value is not None:

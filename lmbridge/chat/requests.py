@@ -4,7 +4,8 @@ Pure data and functions, no I/O: :class:`~lmbridge.Bridge` sends the bodies buil
 are declared once as TypedDicts (:class:`ChatOptions`, :class:`SamplingOptions`,
 :class:`RequestOptions`); ``run_agent()``/``stream_agent()`` take
 :class:`~lmbridge.agent.AgentSettings` (sampling options plus the agent's own). All are
-keyword-only and optional; a misspelt name is a ``TypeError``. The Responses API builds its
+keyword-only and optional; a misspelt name is a ``TypeError`` suggesting the closest known
+one, and values are checked before sending (:mod:`lmbridge.chat.validate`). The Responses API builds its
 body in :mod:`lmbridge.chat.responses`.
 """
 
@@ -18,6 +19,7 @@ from typing_extensions import TypedDict
 
 from lmbridge.chat.results import ChatResult
 from lmbridge.chat.structured import ResponseFormat, response_format_body
+from lmbridge.chat.validate import check_option_names, check_option_values
 from lmbridge.transport.client import TimeoutArg
 
 __all__ = [
@@ -187,11 +189,12 @@ def sampling_body(options: Mapping[str, Any]) -> dict[str, Any]:
     """The JSON fields for ``options`` (``None`` values left out, ``extra_body`` merged last).
 
     Raises:
-        TypeError: an option name none of the TypedDicts declares.
+        TypeError: an option name none of the TypedDicts declares (the closest known name is
+            suggested), or a value of the wrong type.
+        ValueError: a value out of range (``top_p=1.5``); the message says what is allowed.
     """
-    unknown = set(options) - _KNOWN
-    if unknown:
-        raise TypeError(f"unknown option(s): {', '.join(sorted(unknown))}")
+    check_option_names(options, _KNOWN, what="option")
+    check_option_values(options)
     body = {key: options[key] for key in _BODY_KEYS if options.get(key) is not None}
     stop = options.get("stop")
     if stop is not None:

@@ -7,6 +7,7 @@ from typing import Any
 
 from lmbridge.chat.assemble import make_tool_call
 from lmbridge.chat.results import ResponseResult
+from lmbridge.chat.validate import check_option_values
 from lmbridge.chat.wire import ResponseObject
 
 __all__ = ["build_responses_body", "flatten_tool", "result_from_response"]
@@ -37,7 +38,13 @@ def build_responses_body(
     max_output_tokens: int | None,
     extra_body: Mapping[str, Any] | None,
 ) -> dict[str, Any]:
-    """The JSON body of a ``/v1/responses`` request."""
+    """The JSON body of a ``/v1/responses`` request.
+
+    Raises:
+        TypeError, ValueError: ``temperature`` or ``max_output_tokens`` of the wrong type or out
+            of range.
+    """
+    check_option_values({"temperature": temperature, "max_output_tokens": max_output_tokens})
     body: dict[str, Any] = {
         "model": model,
         "input": input if isinstance(input, str) else [dict(item) for item in input],

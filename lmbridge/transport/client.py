@@ -160,6 +160,7 @@ class HTTPTransport:
         if api_token:
             self._headers["Authorization"] = f"Bearer {api_token}"
         self._owns_client = http_client is None
+        self._closed = False
         self._client = http_client or httpx.AsyncClient(
             transport=transport,
             timeout=timeout,
@@ -174,8 +175,22 @@ class HTTPTransport:
         """The underlying ``httpx.AsyncClient``."""
         return self._client
 
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`aclose` was called: every later request raises ``BridgeClosedError``."""
+        return self._closed
+
+    def check_open(self) -> None:
+        """Raise :class:`~lmbridge.errors.BridgeClosedError` if :meth:`aclose` was called."""
+        if self._closed:
+            raise errors.BridgeClosedError(
+                f"this Bridge to {self.base_url} is closed: it sends no more requests",
+                url=self.base_url,
+            )
+
     async def aclose(self) -> None:
         """Close the connection pool, unless the client was supplied by the user."""
+        self._closed = True
         if self._owns_client:
             await self._client.aclose()
 
@@ -284,6 +299,9 @@ class HTTPTransport:
         *,
         stream: bool,
     ) -> AsyncIterator[httpx.Response]:
+        # Checked here, on the one path every request takes, so that models.* calls made after
+        # close fail the same way as chat(); the client's own RuntimeError names no cause.
+        self.check_open()
         retries_left = self.retry.max_retries if max_retries is None else max_retries
         waits = self.retry.backoff_waits()
         request = self._build(method, path, body, timeout)

@@ -1,0 +1,120 @@
+"""``SyncBridge``: the :class:`~lmbridge.Bridge` without ``await``, for scripts and notebooks."""
+
+from __future__ import annotations
+
+import builtins
+import itertools
+from types import TracebackType
+from typing import Any
+
+from typing_extensions import Self
+
+from lmbridge.bridge import Bridge
+from lmbridge.lifecycle.models import ModelManager
+from lmbridge.lifecycle.types import ListingSource
+from lmbridge.sync.blocking import Proxy, blocking, blocking_stream, same_init
+from lmbridge.sync.runner import LoopThread
+
+__all__ = ["SyncBridge", "SyncModels"]
+
+_numbers = itertools.count(1)
+
+
+class SyncModels(Proxy[ModelManager]):
+    """``bridge.models`` of a :class:`SyncBridge`: the :class:`~lmbridge.ModelManager` methods
+    without ``await`` (``list``, ``loaded``, ``get``, ``ensure_loaded``, ``unload``)."""
+
+    def __init__(self, target: ModelManager, loop: LoopThread) -> None:
+        self._target = target
+        self._loop = loop
+
+    list = blocking(ModelManager.list)
+    loaded = blocking(ModelManager.loaded)
+    get = blocking(ModelManager.get)
+    ensure_loaded = blocking(ModelManager.ensure_loaded)
+    unload = blocking(ModelManager.unload)
+
+    @property
+    def source(self) -> ListingSource | None:
+        """Where listings come from (see :attr:`ModelManager.source`)."""
+        return self._target.source
+
+    def invalidate(self) -> None:
+        """Forget cached listings and confirmations (see :meth:`ModelManager.invalidate`)."""
+        self._target.invalidate()
+
+    def __dir__(self) -> builtins.list[str]:
+        return ["ensure_loaded", "get", "invalidate", "list", "loaded", "source", "unload"]
+
+
+class SyncBridge(Proxy[Bridge]):
+    """The :class:`~lmbridge.Bridge` for code that does not ``await``: scripts, notebooks, threads.
+
+    Takes the same arguments as :class:`~lmbridge.Bridge` and has the same methods, with the same
+    parameters and results, minus ``await``::
+
+        with SyncBridge() as bridge:
+            print(bridge.chat("qwen/qwen3-4b", "Say hi").text)
+            with bridge.stream("qwen/qwen3-4b", "A story") as s:
+                for event in s:
+                    ...
+                final = s.result()
+
+    It runs a :class:`~lmbridge.Bridge` on an event loop in a daemon thread of its own, so it
+    works where ``asyncio.run()`` does not: in Jupyter (whose loop is already running), inside
+    async frameworks, and from any number of threads at once (calls from several threads run
+    concurrently on the one loop and share one connection pool). Close it with :meth:`close`
+    or a ``with`` block; later calls raise :class:`~lmbridge.BridgeClosedError`.
+    """
+
+    @same_init(Bridge.__init__)
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._target = Bridge(*args, **kwargs)
+        self._loop = LoopThread(
+            name=f"lmbridge-sync-{next(_numbers)}", on_closed=self._target.http.check_open
+        )
+        self.models = SyncModels(self._target.models, self._loop)
+        """Model lifecycle without ``await``: ``list``, ``loaded``, ``get``, ``ensure_loaded``,
+        ``unload``."""
+
+    chat = blocking(Bridge.chat)
+    stream = blocking_stream(Bridge.stream)
+    embed = blocking(Bridge.embed)
+    complete = blocking(Bridge.complete)
+    respond = blocking(Bridge.respond)
+    run_agent = blocking(Bridge.run_agent)
+    stream_agent = blocking_stream(Bridge.stream_agent)
+
+    @property
+    def base_url(self) -> str:
+        """The server's root URL (without ``/v1``)."""
+        return self._target.base_url
+
+    @property
+    def bridge(self) -> Bridge:
+        """The async :class:`~lmbridge.Bridge` underneath (usable only on this facade's loop)."""
+        return self._target
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
+        return self._loop.closed
+
+    def close(self) -> None:
+        """Close the connection pool and stop the loop thread. Idempotent."""
+        self._loop.close(self._target.aclose)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = ", closed" if self.closed else ""
+        return f"SyncBridge({self.base_url!r}{state})"
