@@ -55,6 +55,10 @@ _EXPORTS: dict[str, str] = {
     "ModelInfo": "lmbridge.lifecycle.types",
     "LoadedInstance": "lmbridge.lifecycle.types",
     "LmsCli": "lmbridge.lifecycle.lms",
+    "ModelList": "lmbridge.lifecycle.types",
+    "InstanceList": "lmbridge.lifecycle.types",
+    "progress_display": "lmbridge.display.progress",
+    "ProgressDisplay": "lmbridge.display.progress",
     # agents
     "AgentResult": "lmbridge.agent.result",
     "AgentSettings": "lmbridge.agent.options",
@@ -177,6 +181,10 @@ if TYPE_CHECKING:
     from lmbridge.chat.streams import (
         ChatStream as ChatStream,
     )
+    from lmbridge.display.progress import (
+        ProgressDisplay as ProgressDisplay,
+        progress_display as progress_display,
+    )
     from lmbridge.errors import (
         AgentRunCancelledError as AgentRunCancelledError,
         APIConnectionError as APIConnectionError,
@@ -220,8 +228,10 @@ if TYPE_CHECKING:
         ModelManager as ModelManager,
     )
     from lmbridge.lifecycle.types import (
+        InstanceList as InstanceList,
         LoadedInstance as LoadedInstance,
         ModelInfo as ModelInfo,
+        ModelList as ModelList,
     )
     from lmbridge.mcp_config import (
         open_mcp_sessions as open_mcp_sessions,

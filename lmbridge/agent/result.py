@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from lmbridge.agent.tools.base import ToolOutcome
 from lmbridge.chat.wire import Usage
+from lmbridge.display.html import block, field_table, grid, preformatted
+from lmbridge.display.text import compact_repr
 
 __all__ = ["AgentResult", "StopReason", "ToolCallRecord"]
 
@@ -90,3 +92,62 @@ class AgentResult:
     def completed(self) -> bool:
         """Whether the model finished on its own (``stop_reason == "completed"``)."""
         return self.stop_reason == "completed"
+
+    def __repr__(self) -> str:
+        return compact_repr(
+            "AgentResult",
+            [
+                ("output", self.output),
+                ("stop_reason", self.stop_reason),
+                ("rounds", self.rounds),
+                ("tool_calls", [call.name for call in self.tool_calls]),
+                ("model", self.model),
+            ],
+        )
+
+    def _repr_html_(self) -> str:
+        """The run for notebooks: its outcome, every tool call, and the transcript (escaped)."""
+        summary = field_table(
+            "AgentResult",
+            [
+                ("model", self.model),
+                ("stop_reason", self.stop_reason),
+                ("rounds", self.rounds),
+                ("tokens", f"{self.usage.prompt_tokens} prompt + {self.usage.completion_tokens}"),
+            ],
+        )
+        calls = grid(
+            f"{len(self.tool_calls)} tool calls",
+            ["round", "tool", "arguments", "result", "s"],
+            [
+                (
+                    c.round,
+                    f"{c.source}/{c.tool}" if c.source and c.tool else c.name,
+                    c.arguments_json,
+                    c.result if c.error is None else f"error: {c.error}",
+                    f"{c.duration:.2f}",
+                )
+                for c in self.tool_calls
+            ],
+        )
+        transcript = [_message_html(message) for message in self.messages]
+        return block(
+            summary,
+            preformatted("output", self.output),
+            calls if self.tool_calls else "",
+            "<details><summary>transcript</summary>" + "".join(transcript) + "</details>",
+        )
+
+
+def _message_html(message: dict[str, Any]) -> str:
+    """One message of the transcript: who spoke, what was said, which tools were called."""
+    role = str(message.get("role", "?"))
+    content = message.get("content")
+    text = content if isinstance(content, str) else "" if content is None else repr(content)
+    if role == "tool":
+        role = f"tool result ({message.get('tool_call_id', '')})"
+    calls = [
+        f"→ {call.get('function', {}).get('name')}({call.get('function', {}).get('arguments')})"
+        for call in message.get("tool_calls") or []
+    ]
+    return preformatted(role, "\n".join([text, *calls]).strip(), limit=2000)

@@ -16,6 +16,8 @@ from lmbridge.chat.wire import (
     TextCompletion,
     Usage,
 )
+from lmbridge.display.html import block, field_table, grid, preformatted
+from lmbridge.display.text import compact_repr
 from lmbridge.errors import InvalidResponseError, ModelMismatchWarning
 
 __all__ = [
@@ -88,6 +90,21 @@ class _ModelNames:
         """The former name of :attr:`sent_model` (kept for code written against it)."""
         return self.sent_model
 
+    def _model_fields(self) -> list[tuple[str, object]]:
+        shown = self.model if self.model_mismatch else None
+        return [("sent_model", self.sent_model), ("answered by", shown)]
+
+
+def _tokens(usage: Usage | None) -> str | None:
+    if usage is None:
+        return None
+    return f"{usage.prompt_tokens} prompt + {usage.completion_tokens} completion"
+
+
+def _calls_grid(calls: Sequence[ToolCall]) -> str:
+    rows = [(c.id, c.name, c.arguments_json, c.error or "") for c in calls]
+    return grid("tool calls", ["id", "name", "arguments", "error"], rows) if calls else ""
+
 
 @dataclass(frozen=True)
 class ChatResult(_ModelNames, Generic[T]):
@@ -131,6 +148,35 @@ class ChatResult(_ModelNames, Generic[T]):
             message["tool_calls"] = [call.to_message() for call in self.tool_calls]
         return message
 
+    def __repr__(self) -> str:
+        return compact_repr(
+            "ChatResult",
+            [
+                ("text", self.text),
+                ("reasoning", self.reasoning),
+                ("tool_calls", [c.name for c in self.tool_calls] or None),
+                ("parsed", self.parsed),
+                ("finish_reason", self.finish_reason),
+                ("model", self.model),
+                ("usage", _tokens(self.usage)),
+            ],
+        )
+
+    def _repr_html_(self) -> str:
+        """The reply, its reasoning, tool calls and counts, for notebooks (all escaped)."""
+        fields = [
+            ("finish_reason", self.finish_reason),
+            *self._model_fields(),
+            ("tokens", _tokens(self.usage)),
+            ("parsed", repr(self.parsed) if self.parsed is not None else None),
+        ]
+        return block(
+            field_table("ChatResult", fields),
+            preformatted("reasoning", self.reasoning) if self.reasoning else "",
+            preformatted("text", self.text),
+            _calls_grid(self.tool_calls),
+        )
+
 
 @dataclass(frozen=True)
 class CompletionResult(_ModelNames):
@@ -147,6 +193,16 @@ class CompletionResult(_ModelNames):
     def truncated(self) -> bool:
         """Whether generation stopped at the token limit."""
         return self.finish_reason == "length"
+
+    def __repr__(self) -> str:
+        fields = [("text", self.text), ("finish_reason", self.finish_reason)]
+        return compact_repr("CompletionResult", [*fields, ("model", self.model)])
+
+    def _repr_html_(self) -> str:
+        """The text and counts, for notebooks (all escaped)."""
+        fields = [("finish_reason", self.finish_reason), *self._model_fields()]
+        table = field_table("CompletionResult", [*fields, ("tokens", _tokens(self.usage))])
+        return block(table, preformatted("text", self.text))
 
 
 @dataclass(frozen=True)
@@ -167,6 +223,32 @@ class EmbeddingResult(_ModelNames):
 
     def __getitem__(self, index: int) -> list[float]:
         return self.vectors[index]
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """``(vectors, dimensions)``, as numpy would say it."""
+        return len(self.vectors), len(self.vectors[0]) if self.vectors else 0
+
+    def __repr__(self) -> str:
+        # The shape, never the floats: a repr of 1000 vectors must still fit on a line.
+        count, dims = self.shape
+        return compact_repr(
+            "EmbeddingResult",
+            [("shape", f"{count} vectors × {dims} dims"), ("model", self.model)],
+            limit=80,
+        )
+
+    def _repr_html_(self) -> str:
+        """The shape, the model and the first values of each vector, for notebooks."""
+        count, dims = self.shape
+        head = [("shape", f"{count} × {dims}"), *self._model_fields()]
+        table = field_table("EmbeddingResult", [*head, ("tokens", _tokens(self.usage))])
+        rows = [
+            (i, ", ".join(f"{x:.4f}" for x in vector[:4]) + (", …" if dims > 4 else ""))
+            for i, vector in enumerate(self.vectors[:5])
+        ]
+        more = [("…", f"{count - 5} more")] if count > 5 else []
+        return block(table, grid("vectors", ["#", "first values"], [*rows, *more]))
 
 
 @dataclass(frozen=True)
@@ -191,6 +273,20 @@ class ResponseResult(_ModelNames):
     model: str | None
     sent_model: str
     raw: ResponseObject | None = field(default=None, repr=False)
+
+    def __repr__(self) -> str:
+        calls = [c.name for c in self.tool_calls] or None
+        fields = [("id", self.id), ("text", self.text), ("reasoning", self.reasoning)]
+        return compact_repr("ResponseResult", [*fields, ("tool_calls", calls)])
+
+    def _repr_html_(self) -> str:
+        """The reply, its reasoning and tool calls, for notebooks (all escaped)."""
+        return block(
+            field_table("ResponseResult", [("id", self.id), *self._model_fields()]),
+            preformatted("reasoning", self.reasoning) if self.reasoning else "",
+            preformatted("text", self.text),
+            _calls_grid(self.tool_calls),
+        )
 
 
 # --- stream events ----------------------------------------------------------------------------

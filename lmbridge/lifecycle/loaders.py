@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import anyio
 
+from lmbridge.display.progress import announce_load
 from lmbridge.errors import (
     APIStatusError,
     APITimeoutError,
@@ -152,6 +153,7 @@ class Loader:
         return options.ttl if options.ttl is not None else self._settings.default_ttl
 
     async def _load_with_lms(self, model: ModelInfo, options: LoadOptions) -> LoadedInstance:
+        announce_load(options.on_progress, model.key, "lms load")
         try:
             outcome = await self._server.lms.load(
                 model.key,
@@ -173,6 +175,7 @@ class Loader:
     async def _load_with_rest(self, model: ModelInfo, options: LoadOptions) -> LoadedInstance:
         # LM Studio answers this once, when the load is done, and documents no streaming for it
         # (model_load.progress events come only from /api/v1/chat): 1.0 at the end is all there is.
+        announce_load(options.on_progress, model.key, "the REST API")
         body: dict[str, Any] = {"model": model.key}
         if options.context_length is not None:
             body["context_length"] = options.context_length
@@ -184,6 +187,7 @@ class Loader:
         return found
 
     async def _load_with_jit(self, model: ModelInfo, options: LoadOptions) -> LoadedInstance:
+        announce_load(options.on_progress, model.key, "JIT")
         kind = model.type or _guess_type(model.key)
         body: dict[str, Any]
         if kind == "embedding":

@@ -20,15 +20,23 @@ from __future__ import annotations
 import builtins
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
+from lmbridge.display.progress import progress_display
 from lmbridge.errors import LMBridgeError, ModelError, ModelNotLoadedError, WrongModelTypeError
 from lmbridge.lifecycle.cache import StateCache
 from lmbridge.lifecycle.lms import ProgressCallback
 from lmbridge.lifecycle.loaders import Loader, LoadOptions
 from lmbridge.lifecycle.resolve import Resolver
 from lmbridge.lifecycle.server import ServerAccess
-from lmbridge.lifecycle.types import ListingSource, LoadedInstance, ModelInfo, RequestKind
+from lmbridge.lifecycle.types import (
+    InstanceList,
+    ListingSource,
+    LoadedInstance,
+    ModelInfo,
+    ModelList,
+    RequestKind,
+)
 from lmbridge.lifecycle.unloading import Unloader
 
 if TYPE_CHECKING:
@@ -105,22 +113,23 @@ class ModelManager:
         ``"/v1/models"``; ``None`` until the first listing detected it."""
         return self._cache.source
 
-    async def list(self) -> builtins.list[ModelInfo]:
+    async def list(self) -> ModelList:
         """The downloaded models, each with its state and loaded instances.
 
         The source is detected on first use and remembered (see :attr:`source`). With only
         ``/v1/models`` (servers other than LM Studio, or LM Studio older than 0.3.6 without
         ``lms``) the list holds ids only: every ``state`` is ``"unknown"``, types and capabilities
         are ``None``, and ``instances`` holds only ``<key>:N`` ids (which exist only while loaded).
-        Listings are cached for ``listing_ttl`` seconds.
+        Listings are cached for ``listing_ttl`` seconds. The :class:`ModelList` is a plain list
+        that shows as a table in a notebook.
 
         Raises:
             APIConnectionError: the server cannot be reached.
             LmsError: ``lms`` failed while it was the source.
         """
-        return [*(await self._cache.listing()).models]
+        return ModelList((await self._cache.listing()).models)
 
-    async def loaded(self) -> builtins.list[LoadedInstance]:
+    async def loaded(self) -> InstanceList:
         """The loaded instances, with their status when ``lms`` can tell it.
 
         Statuses come from ``lms ps --json`` when ``lms`` is usable. REST listings carry no
@@ -131,7 +140,7 @@ class ModelManager:
             APIConnectionError: the server cannot be reached.
             LmsError: ``lms ps`` failed.
         """
-        return [*(await self._cache.instances())]
+        return InstanceList(await self._cache.instances())
 
     async def get(self, name: str) -> ModelInfo:
         """The downloaded model ``name`` means.
@@ -157,7 +166,7 @@ class ModelManager:
         context_length: int | None = None,
         gpu: str | float | None = None,
         identifier: str | None = None,
-        on_progress: ProgressCallback | None = None,
+        on_progress: ProgressCallback | Literal["auto"] | None = None,
     ) -> LoadedInstance:
         """Return a loaded instance of ``name``, loading the model only if it has none.
 
@@ -183,7 +192,9 @@ class ModelManager:
             gpu: GPU offload, ``"off"``, ``"max"`` or a fraction (``lms`` only).
             identifier: the identifier for the new instance (``lms`` only).
             on_progress: called with the load's progress in ``0..1`` (``lms`` reports steps; the
-                other methods report ``1.0`` at the end).
+                other methods report ``1.0`` at the end). ``"auto"``: a ready-made display, a
+                bar with ``tqdm`` or ``rich`` when installed, text lines otherwise (see
+                :func:`~lmbridge.progress_display`); it shows nothing when no load is needed.
 
         Raises:
             ModelNotFoundError: unknown or ambiguous name.
@@ -202,7 +213,7 @@ class ModelManager:
             context_length=context_length,
             gpu=gpu,
             identifier=identifier,
-            on_progress=on_progress,
+            on_progress=progress_display() if on_progress == "auto" else on_progress,
         )
         return await self._loader.ensure(resolved, listing, options)
 

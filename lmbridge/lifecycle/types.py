@@ -6,12 +6,17 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from lmbridge.display.html import field_table, grid, size
+from lmbridge.display.text import compact_repr
+
 __all__ = [
     "Capabilities",
+    "InstanceList",
     "InstanceStatus",
     "ListingSource",
     "LoadedInstance",
     "ModelInfo",
+    "ModelList",
     "ModelState",
     "ModelType",
     "Quantization",
@@ -96,6 +101,17 @@ class LoadedInstance(_Frozen):
         """Whether it is working on a request. A busy instance is still loaded and available."""
         return (self.status is not None and self.status != "idle") or bool(self.queued)
 
+    def _row(self) -> tuple[object, ...]:
+        return (self.identifier, self.type, self.status or "loaded", self.context_length, self.ttl)
+
+    def __repr__(self) -> str:
+        fields = [("identifier", self.identifier), ("type", self.type), ("status", self.status)]
+        return compact_repr("LoadedInstance", [*fields, ("context_length", self.context_length)])
+
+    def _repr_html_(self) -> str:
+        """The instance as a table row, for notebooks (all escaped)."""
+        return grid("LoadedInstance", _INSTANCE_HEADERS, [self._row()])
+
 
 class ModelInfo(_Frozen):
     """A downloaded model and its loaded instances.
@@ -136,3 +152,68 @@ class ModelInfo(_Frozen):
     def loaded(self) -> bool:
         """Whether at least one instance is known to be loaded."""
         return bool(self.instances)
+
+    def _row(self) -> tuple[object, ...]:
+        quantization = self.quantization.name if self.quantization else None
+        size_text = size(self.size_bytes)
+        return (self.key, self.type, self.params_string, quantization, size_text, self.state)
+
+    def __repr__(self) -> str:
+        fields = [("key", self.key), ("type", self.type), ("params", self.params_string)]
+        instances = [i.identifier for i in self.instances] or None
+        return compact_repr("ModelInfo", [*fields, ("state", self.state), ("instances", instances)])
+
+    def _repr_html_(self) -> str:
+        """Every known field, for notebooks (all escaped)."""
+        capabilities = [k for k, v in self.capabilities.model_dump().items() if v]
+        fields = [
+            ("key", self.key),
+            ("display_name", self.display_name),
+            ("type", self.type),
+            ("publisher", self.publisher),
+            ("architecture", self.architecture),
+            ("params", self.params_string),
+            ("quantization", self.quantization.name if self.quantization else None),
+            ("size", size(self.size_bytes) or None),
+            ("format", self.format),
+            ("max_context_length", self.max_context_length),
+            ("capabilities", ", ".join(capabilities) or None),
+            ("state", self.state),
+            ("instances", ", ".join(i.identifier for i in self.instances) or None),
+        ]
+        return field_table("ModelInfo", fields)
+
+
+_MODEL_HEADERS = ("key", "type", "params", "quantization", "size", "state")
+_INSTANCE_HEADERS = ("identifier", "type", "status", "context", "ttl")
+
+
+class ModelList(list[ModelInfo]):
+    """What ``bridge.models.list()`` returns: a plain list of :class:`ModelInfo`, shown as a
+    table (one line per model in a terminal, an HTML table in a notebook)."""
+
+    def __repr__(self) -> str:
+        if not self:
+            return "ModelList([])"
+        lines = [f"  {model!r}," for model in self]
+        return "ModelList([\n" + "\n".join(lines) + "\n])"
+
+    def _repr_html_(self) -> str:
+        """A table of the models, for notebooks (all escaped)."""
+        return grid(f"{len(self)} models", _MODEL_HEADERS, [m._row() for m in self])
+
+
+class InstanceList(list[LoadedInstance]):
+    """What ``bridge.models.loaded()`` returns: a plain list of :class:`LoadedInstance`, shown
+    as a table in a notebook."""
+
+    def __repr__(self) -> str:
+        if not self:
+            return "InstanceList([])"
+        lines = [f"  {instance!r}," for instance in self]
+        return "InstanceList([\n" + "\n".join(lines) + "\n])"
+
+    def _repr_html_(self) -> str:
+        """A table of the instances, for notebooks (all escaped)."""
+        title = f"{len(self)} loaded instances"
+        return grid(title, _INSTANCE_HEADERS, [i._row() for i in self])
