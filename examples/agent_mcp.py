@@ -1,12 +1,11 @@
 """An agent with a REAL MCP server (mcp-server-time over stdio) and a Python function.
 
-The model is lmbridge's simulated LM Studio, scripted below, so this runs anywhere:
-
     pip install 'lmbridge[mcp,testing]' mcp-server-time
     python examples/agent_mcp.py
 
-With a real LM Studio, drop the simulator and use ``Bridge()`` and a model that calls tools
-(e.g. ``qwen/qwen3-4b``); everything else stays the same.
+With LM Studio running, a real model (``LMBRIDGE_MODEL``, default ``qwen/qwen3-4b``: pick one
+that calls tools) drives the tools; without one, the simulated LM Studio plays the model with the
+script below, so this runs anywhere. The MCP server is real either way.
 """
 
 from __future__ import annotations
@@ -17,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 import anyio
+from _connect import MODEL, connection
 from mcp import ClientSession, StdioServerParameters, stdio_client
 from mcp.types import TextContent
 
@@ -29,8 +29,6 @@ from lmbridge.agent.events import (
 )
 from lmbridge.bridge import Bridge
 from lmbridge.testing import Reply, SimulatedLMStudio, ToolCallSpec
-
-MODEL = "qwen/qwen3-4b"
 
 CITY_ZONES = {"tokyo": "Asia/Tokyo", "paris": "Europe/Paris", "new york": "America/New_York"}
 
@@ -64,15 +62,16 @@ def scripted_model(body: dict[str, Any]) -> Reply:
     return Reply(f"It is {moment:%H:%M} in Tokyo ({answer['timezone']}).")
 
 
-async def main() -> None:
-    sim = SimulatedLMStudio(loaded=[MODEL])
+def script(sim: SimulatedLMStudio) -> None:
     sim.responder(MODEL, scripted_model)
 
+
+async def main() -> None:
     server = StdioServerParameters(command=sys.executable, args=["-m", "mcp_server_time"])
     async with (
         stdio_client(server) as (read, write),
         ClientSession(read, write) as session,
-        Bridge(transport=sim.transport()) as bridge,
+        Bridge(**connection(script)) as bridge,
     ):
         await session.initialize()
         tools = [session, city_timezone]  # MCP sessions and plain functions mix freely

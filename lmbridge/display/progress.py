@@ -77,7 +77,12 @@ class ProgressDisplay:
                 self._say(f"{description}…")
             return
         if self.style == "tqdm":
-            from tqdm.auto import tqdm
+            # tqdm.auto draws a notebook widget, which needs ipywidgets; without it, it warns
+            # and falls back anyway: take the text bar directly.
+            if _installed("ipywidgets"):
+                from tqdm.auto import tqdm
+            else:
+                from tqdm import tqdm
 
             self._bar = tqdm(total=100, desc=description, file=self._file, bar_format=_TQDM_FORMAT)
         else:
