@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 from pathlib import Path
 
@@ -17,7 +18,9 @@ async def test_the_agent_mcp_example_runs() -> None:
     if importlib.util.find_spec("mcp_server_time") is None:
         skip_or_fail("mcp-server-time is not installed (pip install -e '.[dev]')")
     with anyio.fail_after(60):
-        done = await anyio.run_process([sys.executable, str(EXAMPLE)], check=False)
+        # Nothing listens on port 9: the example must take its simulated model, not a local server.
+        env = {**os.environ, "LMBRIDGE_BASE_URL": "http://127.0.0.1:9"}
+        done = await anyio.run_process([sys.executable, str(EXAMPLE)], check=False, env=env)
     output = done.stdout.decode()
     assert done.returncode == 0, done.stderr.decode()
     assert "-> get_current_time(" in output

@@ -1,0 +1,218 @@
+"""SyncBridge: the Bridge without await, where a loop already runs, from threads, and closed."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+from pydantic import BaseModel
+from typing_extensions import assert_type
+
+from lmbridge import (
+    AgentResult,
+    Bridge,
+    BridgeClosedError,
+    ChatResult,
+    EmbeddingResult,
+    ModelList,
+    StreamEvent,
+    SyncBridge,
+    TextDelta,
+    UsageReport,
+)
+from lmbridge.testing import Reply, SimulatedLMStudio
+from tests.pool import pool_states
+from tests.served import served_in_thread
+
+MODEL = "qwen/qwen3-4b"
+EMBEDDER = "text-embedding-nomic-embed-text-v1.5"
+
+
+class City(BaseModel):
+    name: str
+    population: int
+
+
+@pytest.fixture
+def sim() -> SimulatedLMStudio:
+    return SimulatedLMStudio(loaded=[MODEL])
+
+
+@pytest.fixture
+def bridge(sim: SimulatedLMStudio) -> Iterator[SyncBridge]:
+    with SyncBridge(transport=sim.transport()) as bridge:
+        yield bridge
+
+
+def test_every_method_answers_like_the_async_bridge(
+    sim: SimulatedLMStudio, bridge: SyncBridge
+) -> None:
+    sim.script(MODEL, Reply("hello"))
+    sim.script(MODEL, Reply('{"name": "Tokyo", "population": 37400000}'))
+
+    chat = bridge.chat(MODEL, "hi")
+    city = bridge.chat(MODEL, "a city", response_format=City)
+    vectors = bridge.embed(EMBEDDER, ["a", "b"])
+    models = bridge.models.list()
+    run = bridge.run_agent(MODEL, "task")
+
+    # mypy sees the async methods' parameter and return types, overloads included
+    assert_type(chat, ChatResult[Any])
+    assert_type(city, ChatResult[City])
+    assert_type(vectors, EmbeddingResult)
+    assert_type(models, ModelList)
+    assert_type(run, AgentResult)
+    assert chat.text == "hello"
+    assert city.parsed == City(name="Tokyo", population=37_400_000)
+    assert len(vectors) == 2
+    assert MODEL in [model.key for model in models]
+    assert bridge.complete(MODEL, "Once").text
+    assert bridge.respond(MODEL, "hi").id
+    assert run.completed
+    assert [i.identifier for i in bridge.models.loaded()] == [
+        i.identifier for i in asyncio.run(_loaded_async(sim))
+    ]
+
+
+async def _loaded_async(sim: SimulatedLMStudio) -> list[Any]:
+    async with Bridge(transport=sim.transport()) as bridge:
+        return await bridge.models.loaded()
+
+
+def test_a_stream_iterates_the_same_events_and_gives_the_result(
+    sim: SimulatedLMStudio, bridge: SyncBridge
+) -> None:
+    sim.script(MODEL, Reply("one two three", chunk_size=4))
+    with bridge.stream(MODEL, "count") as stream:
+        events: list[StreamEvent] = list(stream)
+        result = stream.result()
+    assert_type(result, ChatResult[Any])
+    assert "".join(e.text for e in events if isinstance(e, TextDelta)) == "one two three"
+    assert isinstance(events[-1], UsageReport)
+    assert result.text == "one two three"
+
+
+def test_works_where_a_loop_is_already_running_as_in_jupyter(
+    sim: SimulatedLMStudio, bridge: SyncBridge
+) -> None:
+    sim.script(MODEL, Reply("from inside a running loop"))
+    answers: list[str] = []
+
+    async def notebook_cell() -> None:
+        # asyncio.run() here would fail: "cannot be called from a running event loop"
+        answers.append(bridge.chat(MODEL, "hi").text)
+        with bridge.stream(MODEL, "hi") as stream:
+            answers.append(stream.result().text)
+
+    # A thread with its own running loop, as an IPython kernel has.
+    thread = threading.Thread(target=asyncio.run, args=(notebook_cell(),))
+    thread.start()
+    thread.join(timeout=30)
+    assert answers[0] == "from inside a running loop"
+    assert answers[1]
+
+
+async def test_works_inside_the_running_loop_of_this_very_thread(
+    sim: SimulatedLMStudio, bridge: SyncBridge
+) -> None:
+    # pytest-asyncio runs this test on a loop in this thread: exactly a notebook cell's situation
+    sim.script(MODEL, Reply("ok"))
+    assert bridge.chat(MODEL, "hi").text == "ok"
+
+
+def test_one_sync_bridge_serves_several_threads_at_once(sim: SimulatedLMStudio) -> None:
+    for _ in range(8):
+        sim.script(MODEL, Reply("slow", delay=0.4))
+    with SyncBridge(transport=sim.transport()) as bridge:
+        bridge.models.list()  # the listing is warm: what is timed is the chats
+        started = time.monotonic()
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            texts = list(pool.map(lambda n: bridge.chat(MODEL, f"q{n}").text, range(8)))
+        elapsed = time.monotonic() - started
+    assert texts == ["slow"] * 8
+    assert elapsed < 8 * 0.4 / 2, f"the calls ran one after another ({elapsed:.2f} s)"
+
+
+def test_leaving_a_stream_early_returns_its_connection() -> None:
+    sim = SimulatedLMStudio(loaded=[MODEL])
+    sim.script(MODEL, Reply("word " * 400, chunk_size=5, chunk_delay=0.005))
+    with served_in_thread(sim) as url, SyncBridge(url) as bridge:
+        with bridge.stream(MODEL, "long please") as stream:
+            for event in stream:
+                if isinstance(event, TextDelta):
+                    break
+            assert "active" in pool_states(bridge.bridge)
+        assert "active" not in pool_states(bridge.bridge)
+        assert bridge.chat(MODEL, "next").text, "the next request works"
+
+
+def test_an_exception_in_a_stream_block_propagates_and_closes_it(
+    sim: SimulatedLMStudio, bridge: SyncBridge
+) -> None:
+    with pytest.raises(KeyError), bridge.stream(MODEL, "hi") as stream:
+        for _ in stream:
+            raise KeyError("user code")
+    assert bridge.chat(MODEL, "again").text
+
+
+def test_a_stream_used_outside_its_block_says_how_to_use_it(bridge: SyncBridge) -> None:
+    stream = bridge.stream(MODEL, "hi")
+    with pytest.raises(RuntimeError, match="with"):
+        list(stream)
+
+
+def test_errors_come_through_typed(bridge: SyncBridge) -> None:
+    from lmbridge import ModelNotFoundError
+
+    with pytest.raises(ModelNotFoundError):
+        bridge.chat("no/such-model", "hi")
+    with pytest.raises(TypeError, match="did you mean `temperature`"):
+        bridge.chat(MODEL, "hi", temprature=0.5)  # type: ignore[call-overload]
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda b: b.chat(MODEL, "hi"),
+        lambda b: b.embed(EMBEDDER, "a"),
+        lambda b: b.models.list(),
+        lambda b: b.stream(MODEL, "hi").__enter__(),
+    ],
+    ids=["chat", "embed", "models.list", "stream"],
+)
+def test_calls_on_a_closed_sync_bridge_raise_bridge_closed(
+    sim: SimulatedLMStudio, call: Any
+) -> None:
+    bridge = SyncBridge(transport=sim.transport())
+    bridge.close()
+    bridge.close()  # idempotent
+    assert bridge.closed
+    with pytest.raises(BridgeClosedError, match="closed") as caught:
+        call(bridge)
+    assert caught.value.hint
+
+
+async def test_calls_on_a_closed_bridge_raise_the_same_error(sim: SimulatedLMStudio) -> None:
+    bridge = Bridge(transport=sim.transport())
+    await bridge.aclose()
+    with pytest.raises(BridgeClosedError, match="is closed"):
+        await bridge.chat(MODEL, "hi")
+    with pytest.raises(BridgeClosedError):
+        await bridge.models.list()
+    with pytest.raises(BridgeClosedError):
+        async with bridge.stream(MODEL, "hi"):
+            pass
+
+
+def test_the_loop_thread_ends_on_close(sim: SimulatedLMStudio) -> None:
+    before = {t.name for t in threading.enumerate()}
+    bridge = SyncBridge(transport=sim.transport())
+    started = {t.name for t in threading.enumerate()} - before
+    assert any(name.startswith("lmbridge-sync") for name in started)
+    bridge.close()
+    assert not ({t.name for t in threading.enumerate()} & started)
