@@ -14,10 +14,11 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent / "lmbridge"
 
-# Which layers each layer may import, besides itself. Errors are at the bottom; transport is pure
-# HTTP; the chat model sits on transport; lifecycle sits on errors alone (never transport: it
-# reaches the server through a protocol the transport satisfies); the agent loop sits on the chat
-# model; the Bridge on all of them; the entry points on top. The simulator imports nothing of
+# Which layers each layer may import, besides itself. Errors and display (the renderers behind
+# reprs and notebook displays) are at the bottom; transport is pure HTTP; the chat model sits on
+# transport; lifecycle sits on errors alone (never transport: it reaches the server through a
+# protocol the transport satisfies); the agent loop sits on the chat model; the Bridge on all of
+# them; the sync facade on the Bridge; the entry points on top. The simulator imports nothing of
 # the library, so testing with it tests the library and not a copy of its internals.
 ALLOWED: dict[str, set[str]] = {
     "errors": set(),

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import builtins
 import itertools
+import weakref
 from types import TracebackType
 from typing import Any
 
@@ -24,9 +24,12 @@ class SyncModels(Proxy[ModelManager]):
     """``bridge.models`` of a :class:`SyncBridge`: the :class:`~lmbridge.ModelManager` methods
     without ``await`` (``list``, ``loaded``, ``get``, ``ensure_loaded``, ``unload``)."""
 
-    def __init__(self, target: ModelManager, loop: LoopThread) -> None:
+    def __init__(self, target: ModelManager, loop: LoopThread, owner: SyncBridge) -> None:
         self._target = target
         self._loop = loop
+        # Keeps the SyncBridge (and so its loop) alive while its models are in use, e.g. in
+        # `SyncBridge().models.list()`, where nothing else refers to it.
+        self._owner = owner
 
     list = blocking(ModelManager.list)
     loaded = blocking(ModelManager.loaded)
@@ -42,9 +45,6 @@ class SyncModels(Proxy[ModelManager]):
     def invalidate(self) -> None:
         """Forget cached listings and confirmations (see :meth:`ModelManager.invalidate`)."""
         self._target.invalidate()
-
-    def __dir__(self) -> builtins.list[str]:
-        return ["ensure_loaded", "get", "invalidate", "list", "loaded", "source", "unload"]
 
 
 class SyncBridge(Proxy[Bridge]):
@@ -73,7 +73,10 @@ class SyncBridge(Proxy[Bridge]):
         self._loop = LoopThread(
             name=f"lmbridge-sync-{next(_numbers)}", on_closed=self._target.http.check_open
         )
-        self.models = SyncModels(self._target.models, self._loop)
+        # Dropped without close() (a notebook cell run again), a SyncBridge still closes its pool
+        # and stops its thread: when collected, or at interpreter exit at the latest.
+        self._finalizer = weakref.finalize(self, _shut, self._loop, self._target)
+        self.models = SyncModels(self._target.models, self._loop, self)
         """Model lifecycle without ``await``: ``list``, ``loaded``, ``get``, ``ensure_loaded``,
         ``unload``."""
 
@@ -102,7 +105,7 @@ class SyncBridge(Proxy[Bridge]):
 
     def close(self) -> None:
         """Close the connection pool and stop the loop thread. Idempotent."""
-        self._loop.close(self._target.aclose)
+        self._finalizer()
 
     def __enter__(self) -> Self:
         return self
@@ -118,3 +121,9 @@ class SyncBridge(Proxy[Bridge]):
     def __repr__(self) -> str:
         state = ", closed" if self.closed else ""
         return f"SyncBridge({self.base_url!r}{state})"
+
+
+def _shut(loop: LoopThread, bridge: Bridge) -> None:
+    """Close ``bridge`` on ``loop``, then stop the loop (a module function: a finalizer must not
+    refer to the object it finalizes)."""
+    loop.close(bridge.aclose)

@@ -90,6 +90,11 @@ class LoopThread:
         with self._lock:
             if self._closed:
                 return
+            if threading.current_thread() is self._thread:
+                # Collected by a garbage collection that ran in the loop thread itself: it
+                # cannot wait for itself, so the loop is left to end with the process.
+                self._closed = True
+                return
             try:
                 self.run(final)
             finally:

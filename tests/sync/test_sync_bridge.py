@@ -216,3 +216,24 @@ def test_the_loop_thread_ends_on_close(sim: SimulatedLMStudio) -> None:
     assert any(name.startswith("lmbridge-sync") for name in started)
     bridge.close()
     assert not ({t.name for t in threading.enumerate()} & started)
+
+
+def test_a_sync_bridge_dropped_without_close_stops_its_thread(sim: SimulatedLMStudio) -> None:
+    import gc
+
+    before = set(threading.enumerate())
+    assert SyncBridge(transport=sim.transport()).models.list()  # kept alive while in use
+    gc.collect()
+    assert set(threading.enumerate()) - before == set()
+
+
+def test_every_async_method_has_a_sync_twin_made_from_it() -> None:
+    # Made from the method itself (not a copy), the twin has its parameters, types and docstring.
+    names = [
+        name
+        for name, member in vars(Bridge).items()
+        if not name.startswith("_") and callable(member) and name != "aclose"
+    ]
+    assert {"chat", "stream", "embed", "complete", "respond", "run_agent"} <= set(names)
+    for name in names:
+        assert getattr(SyncBridge, name).__wrapped__ is getattr(Bridge, name), name
