@@ -14,6 +14,7 @@ from pydantic import BaseModel
 
 from lmbridge import errors
 from lmbridge.transport.classify import error_from_response
+from lmbridge.transport.loops import LoopWatch
 from lmbridge.transport.retry import RETRYABLE_STATUSES, RetryPolicy
 from lmbridge.transport.sse import ServerSentEvent, SSEDecoder
 
@@ -161,11 +162,14 @@ class HTTPTransport:
             self._headers["Authorization"] = f"Bearer {api_token}"
         self._owns_client = http_client is None
         self._closed = False
-        self._client = http_client or httpx.AsyncClient(
-            transport=transport,
-            timeout=timeout,
-            limits=limits or httpx.Limits(max_connections=100, max_keepalive_connections=32),
-        )
+        self._limits = limits or httpx.Limits(max_connections=100, max_keepalive_connections=32)
+        self._client = http_client or self._new_client(transport)
+        # Only a pool httpx builds inside a client of ours can be replaced with a fresh one.
+        self._renewable = http_client is None and transport is None
+        self._loops = LoopWatch()
+
+    def _new_client(self, transport: httpx.AsyncBaseTransport | None) -> httpx.AsyncClient:
+        return httpx.AsyncClient(transport=transport, timeout=self.timeout, limits=self._limits)
 
     def __repr__(self) -> str:
         return f"HTTPTransport(base_url={self.base_url!r})"
@@ -302,6 +306,10 @@ class HTTPTransport:
         # Checked here, on the one path every request takes, so that models.* calls made after
         # close fail the same way as chat(); the client's own RuntimeError names no cause.
         self.check_open()
+        if self._loops.moved_on() and self._renewable:
+            # The pool's connections belong to an event loop that has ended (a second
+            # asyncio.run()): they cannot be closed or used, so start a new pool.
+            self._client = self._new_client(None)
         retries_left = self.retry.max_retries if max_retries is None else max_retries
         waits = self.retry.backoff_waits()
         request = self._build(method, path, body, timeout)
