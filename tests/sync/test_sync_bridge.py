@@ -237,3 +237,24 @@ def test_every_async_method_has_a_sync_twin_made_from_it() -> None:
     assert {"chat", "stream", "embed", "complete", "respond", "run_agent"} <= set(names)
     for name in names:
         assert getattr(SyncBridge, name).__wrapped__ is getattr(Bridge, name), name
+
+
+def test_an_agent_run_streams_its_events_without_async(
+    sim: SimulatedLMStudio, bridge: SyncBridge
+) -> None:
+    from lmbridge.agent.events import RunFinished, ToolResultReady
+    from lmbridge.testing import ToolCallSpec
+
+    sim.script(MODEL, Reply(tool_calls=[ToolCallSpec("double", {"n": 21})]), Reply("42"))
+
+    def double(n: int) -> int:
+        """Twice n."""
+        return 2 * n
+
+    with bridge.stream_agent(MODEL, "twice 21?", tools=[double]) as run:
+        events = list(run)
+        result = run.result()
+    assert_type(result, AgentResult)
+    assert [e.record.result for e in events if isinstance(e, ToolResultReady)] == ["42"]
+    assert isinstance(events[-1], RunFinished)
+    assert result.output == "42"
