@@ -258,3 +258,25 @@ def test_an_agent_run_streams_its_events_without_async(
     assert [e.record.result for e in events if isinstance(e, ToolResultReady)] == ["42"]
     assert isinstance(events[-1], RunFinished)
     assert result.output == "42"
+
+
+def test_tools_may_use_the_sync_bridge_from_a_thread_not_from_its_loop(
+    sim: SimulatedLMStudio, bridge: SyncBridge
+) -> None:
+    from lmbridge.testing import ToolCallSpec
+
+    calls = [ToolCallSpec("ask_sync", {}), ToolCallSpec("ask_async", {})]
+    sim.script(MODEL, Reply(tool_calls=calls), Reply("inner"), Reply("done"))
+
+    def ask_sync() -> str:
+        """A sync tool runs in a worker thread: a nested call is fine."""
+        return bridge.chat(MODEL, "nested").text
+
+    async def ask_async() -> str:
+        """An async tool runs on the loop itself: a blocking call there would deadlock."""
+        return bridge.chat(MODEL, "nested").text
+
+    result = bridge.run_agent(MODEL, "go", tools=[ask_sync, ask_async], max_parallel_tools=1)
+    outcomes = {call.name: call for call in result.tool_calls}
+    assert outcomes["ask_sync"].result == "inner"
+    assert "its own event loop" in (outcomes["ask_async"].error or "")
