@@ -43,6 +43,9 @@ def test_public_methods_take_options_by_keyword_only() -> None:
         lmbridge.Bridge.complete,
         lmbridge.Bridge.respond,
         lmbridge.Bridge.run_agent,
+        lmbridge.SyncBridge.chat,
+        lmbridge.SyncBridge.embed,
+        lmbridge.SyncBridge.run_agent,
     ):
         positional = [
             p.name
