@@ -144,3 +144,44 @@ async def test_auto_progress_shows_a_load(
     await bridge.models.ensure_loaded("google/gemma-3-4b", on_progress="auto")
     captured = capsys.readouterr()
     assert "google/gemma-3-4b" in captured.out + captured.err
+
+
+async def test_a_rich_progress_display_drives_a_rich_bar(
+    bridge: Bridge, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+    import types
+
+    calls: list[tuple[str, object]] = []
+
+    class Progress:  # the part of rich.progress.Progress the display uses
+        def __init__(self, *, transient: bool) -> None:
+            calls.append(("new", transient))
+
+        def start(self) -> None:
+            calls.append(("start", None))
+
+        def add_task(self, description: str, *, total: int) -> int:
+            calls.append(("task", description))
+            return 7
+
+        def update(self, task: int, *, completed: int) -> None:
+            calls.append(("update", (task, completed)))
+
+        def stop(self) -> None:
+            calls.append(("stop", None))
+
+    module = types.ModuleType("rich.progress")
+    module.Progress = Progress  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "rich", types.ModuleType("rich"))
+    monkeypatch.setitem(sys.modules, "rich.progress", module)
+
+    display = progress_display(style="rich")
+    await bridge.models.ensure_loaded("google/gemma-3-4b", on_progress=display)
+    assert calls == [
+        ("new", False),
+        ("start", None),
+        ("task", "loading google/gemma-3-4b via the REST API"),
+        ("update", (7, 100)),
+        ("stop", None),
+    ]
