@@ -56,10 +56,10 @@ async def test_lists_every_tool_with_its_schema(served: Served, tmp_path: Path) 
 
 async def test_model_tools(served: Served, tmp_path: Path) -> None:
     mcp_json = write_mcp_json(tmp_path / "mcp.json", {})
-    progress: list[tuple[float, float | None, str | None]] = []
+    reports: list[tuple[float, float | None, str | None]] = []
 
-    async def on_progress(value: float, total: float | None, message: str | None) -> None:
-        progress.append((value, total, message))
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        reports.append((progress, total, message))
 
     async with open_bridge_server(served.url, mcp_json, env=served.env) as session:
         health = data_of(await session.call_tool("health_check", {}))
@@ -81,8 +81,7 @@ async def test_model_tools(served: Served, tmp_path: Path) -> None:
         )
         assert data_of(loaded)["instance"]["identifier"] == GEMMA
         assert served.sim.instance(GEMMA) is not None
-        assert progress and progress[-1][0] == 1.0
-        assert progress[-1][2] == f"loading {GEMMA}"
+        assert reports and reports[-1] == (1.0, 1.0, f"loading {GEMMA}")
 
         rows = data_of(await session.call_tool("list_loaded_models", {}))
         assert {row["identifier"] for row in rows} == {QWEN, GEMMA}
