@@ -52,15 +52,21 @@ async def _run(
             open_mcp_sessions(state.mcp_json, only=selected) as sessions,
             state.bridge.stream_agent(name, task, tools=sessions, max_rounds=rounds) as run,
         ):
+            calls = 0
             async for event in run:
-                # Progress counts rounds: it rises with each, as the protocol requires.
+                # Progress counts rounds and must rise with every report (the protocol says so):
+                # a round's n-th tool call reports round - 1 + (1 - 2**-n), below the next round.
                 if isinstance(event, RoundStarted):
+                    calls = 0
                     await ctx.report_progress(
                         event.round - 1, rounds, f"round {event.round}: asking {name}"
                     )
                 elif isinstance(event, ToolCallRequested):
+                    calls += 1
                     await ctx.report_progress(
-                        event.round - 0.5, rounds, f"round {event.round}: calling {event.name}"
+                        event.round - 2.0**-calls,
+                        rounds,
+                        f"round {event.round}: calling {event.name}",
                     )
             result = await run.result()
     return agent_report(result)

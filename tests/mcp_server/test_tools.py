@@ -177,7 +177,7 @@ async def test_bad_calls_are_tool_errors_and_the_server_carries_on(
         )
         assert typo.is_error
         assert "qwen/qwen3-4bb" in text_of(typo)
-        assert "Hint:" in text_of(typo)
+        assert "Hint: Did you mean 'qwen/qwen3-4b'" in text_of(typo)
 
         both = await session.call_tool("chat_completion", {"prompt": "Hi", "messages": []})
         assert both.is_error and "exactly one of `prompt` and `messages`" in text_of(both)
