@@ -12,6 +12,13 @@ import pytest
 from lmbridge.testing import SimulatedLMStudio, install_simulated_lms
 from tests.mcp_server.support import QWEN
 
+# The server needs the mcp SDK 2.x. Under 1.x (CI runs tests/agent there, not this directory) only
+# the command-line checks run; the server's tests would fail on what 1.x lacks, not on lmbridge.
+try:
+    import mcp.server.mcpserver  # noqa: F401
+except ImportError:
+    collect_ignore_glob = ["test_tools.py", "test_autonomous.py"]
+
 
 @dataclass
 class Served:
