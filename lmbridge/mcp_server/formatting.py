@@ -81,12 +81,15 @@ class ModelRow(BaseModel):
 
 
 class HealthReport(BaseModel):
-    """Whether the server answers, and what it runs."""
+    """Whether the server answers, and what it runs. ``lms_usable``: the ``lms`` CLI was found
+    and manages this server; ``lms_problem`` says why not when it was found but is not used."""
 
     reachable: bool
     base_url: str
     version: str | None
     lms_path: str | None
+    lms_usable: bool
+    lms_problem: str | None
     listing_source: str | None
     loaded_models: list[InstanceRow]
 

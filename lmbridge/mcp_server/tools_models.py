@@ -40,9 +40,11 @@ def register_model_tools(server: MCPServer[Any], state: ServerContext) -> None:
     @server.tool()
     async def health_check() -> HealthReport:
         """Check the local LLM server: whether it answers, its version, whether the `lms` CLI
-        was found, and which models are loaded. Call this first when other tools fail."""
+        is found and usable for it (and why not), and which models are loaded. Call this first
+        when other tools fail."""
         with tool_errors():
             lms_path = await state.bridge.lms.locate()
+            lms_usable, lms_problem = await models.lms_status()
             try:
                 version = await _version(state)
                 loaded = await models.loaded()
@@ -53,6 +55,8 @@ def register_model_tools(server: MCPServer[Any], state: ServerContext) -> None:
                     base_url=state.bridge.base_url,
                     version=None,
                     lms_path=lms_path,
+                    lms_usable=lms_usable,
+                    lms_problem=lms_problem,
                     listing_source=None,
                     loaded_models=[],
                 )
@@ -61,6 +65,8 @@ def register_model_tools(server: MCPServer[Any], state: ServerContext) -> None:
                 base_url=state.bridge.base_url,
                 version=version,
                 lms_path=lms_path,
+                lms_usable=lms_usable,
+                lms_problem=lms_problem,
                 listing_source=models.source,
                 loaded_models=[instance_row(instance) for instance in loaded],
             )

@@ -39,6 +39,7 @@ async def test_tools_against_llama_server(llama_url: str, model_name: str, tmp_p
         assert health["reachable"] is True
         assert health["version"] is None  # llama-server has no /lms-status
         assert health["listing_source"] == "/v1/models"
+        assert health["lms_usable"] is False
 
         # No `model`: llama-server cannot say what is loaded; the one model it lists is used.
         reply = data_of(

@@ -66,6 +66,7 @@ async def test_model_tools(served: Served, tmp_path: Path) -> None:
         assert health["reachable"] is True
         assert health["version"] == served.sim.version
         assert health["lms_path"] == served.env["LMS_PATH"]
+        assert (health["lms_usable"], health["lms_problem"]) == (True, None)
         assert [m["identifier"] for m in health["loaded_models"]] == [QWEN]
 
         models = {row["key"]: row for row in data_of(await session.call_tool("list_models", {}))}
@@ -89,6 +90,18 @@ async def test_model_tools(served: Served, tmp_path: Path) -> None:
         unloaded = data_of(await session.call_tool("unload_model", {"identifier": GEMMA}))
         assert unloaded == {"unloaded": [GEMMA]}
         assert served.sim.instance(GEMMA) is None
+
+
+async def test_health_check_reports_an_unreachable_server(served: Served, tmp_path: Path) -> None:
+    # The simulated `lms` manages the simulator's port, not this one: found, but not used.
+    mcp_json = write_mcp_json(tmp_path / "mcp.json", {})
+    async with open_bridge_server("http://127.0.0.1:9", mcp_json, env=served.env) as session:
+        health = data_of(await session.call_tool("health_check", {}))
+    assert health["reachable"] is False
+    assert health["base_url"] == "http://127.0.0.1:9"
+    assert health["lms_path"] == served.env["LMS_PATH"]
+    assert health["lms_usable"] is False
+    assert "not on port 9" in health["lms_problem"]
 
 
 async def test_chat_tools(served: Served, tmp_path: Path) -> None:
