@@ -12,12 +12,12 @@ The file format (LM Studio, also used by Claude Desktop and Cursor)::
         "remote": {"url": "https://example.com/mcp"}
     }}
 
-Entries with ``"disabled": true`` are skipped. Remote entries (``url``) are skipped with a logged
-warning: only stdio servers are started here (open a remote server with the SDK's own
-``streamable_http_client`` and pass the session to the agent). ``env`` adds to the SDK's safe default
-environment (``HOME``, ``PATH``, ...), it does not replace it.
+Entries with ``"disabled": true`` are skipped. Remote entries (``url``) are opened with the SDK's
+streamable HTTP client (the transport of current remote MCP servers; the older SSE transport is not
+tried). ``env`` adds to the SDK's safe default environment (``HOME``, ``PATH``, ...), it does not
+replace it.
 
-Each server runs in its own task, which enters *and* exits its ``stdio_client`` and
+Each server runs in its own task, which enters *and* exits its transport (``stdio_client`` or the HTTP client) and
 ``ClientSession`` (anyio requires both in one task), so no "exit cancel scope in a different task"
 error can occur, whatever order the sessions are used or closed in.
 """
@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sys
 import tempfile
 from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -74,7 +75,7 @@ class MCPServerConfig:
         args: its arguments.
         env: extra environment variables.
         cwd: the working directory, if given.
-        url: the address of a remote server (not started by lmbridge).
+        url: the address of a remote server (reached over streamable HTTP, not started).
         disabled: whether the entry is switched off.
     """
 
@@ -169,21 +170,11 @@ def _select(
                     f"MCP server {name!r} is disabled in the config",
                     hint='Remove "disabled": true from its entry, or leave it out of only=.',
                 )
-            if servers[name].command is None:
-                raise LMBridgeError(
-                    f"MCP server {name!r} is remote (url={servers[name].url!r}); only stdio "
-                    "servers can be opened from the config",
-                    hint="Open it with the mcp SDK's streamable_http_client and pass the session.",
-                )
-    selected: dict[str, MCPServerConfig] = {}
-    for name, server in servers.items():
-        if (only is not None and name not in only) or server.disabled:
-            continue
-        if server.command is None:
-            logger.warning("MCP server %r is remote (url=%r): skipped", name, server.url)
-            continue
-        selected[name] = server
-    return selected
+    return {
+        name: server
+        for name, server in servers.items()
+        if (only is None or name in only) and not server.disabled
+    }
 
 
 def _import_mcp() -> Any:
@@ -219,17 +210,14 @@ async def _serve(
     server: MCPServerConfig,
     slot: _Slot,
     shutdown: anyio.Event,
-    errlog: IO[str],
+    errlog: IO[str] | None,
     startup_timeout: float,
 ) -> None:
     """Run one server for the whole context: start, hand out the session, wait, shut down."""
-    params = mcp.StdioServerParameters(
-        command=server.command, args=list(server.args), env=server.env or None, cwd=server.cwd
-    )
     try:
         async with (
-            mcp.stdio_client(params, errlog=errlog) as (read, write),
-            mcp.ClientSession(read, write) as session,
+            _transport(mcp, server, errlog) as streams,
+            mcp.ClientSession(streams[0], streams[1]) as session,
         ):
             with anyio.fail_after(startup_timeout):
                 await session.initialize()
@@ -245,6 +233,25 @@ async def _serve(
             logger.warning("MCP server %r ended with an error: %r", server.name, _root_cause(exc))
     finally:
         slot.ready.set()
+
+
+def _transport(mcp: Any, server: MCPServerConfig, errlog: IO[str] | None) -> Any:
+    """The client transport of one entry: a started process (stdio), or HTTP to its ``url``.
+
+    Either yields a tuple whose first two items are the read and write streams (the HTTP client
+    of mcp 1.x adds a session-id getter).
+    """
+    if server.command is None:
+        from mcp.client import streamable_http
+
+        # mcp 2.x (and late 1.x) name it streamable_http_client; early 1.x streamablehttp_client.
+        names = ("streamable_http_client", "streamablehttp_client")
+        opener = next(getattr(streamable_http, n) for n in names if hasattr(streamable_http, n))
+        return opener(server.url)
+    params = mcp.StdioServerParameters(
+        command=server.command, args=list(server.args), env=server.env or None, cwd=server.cwd
+    )
+    return mcp.stdio_client(params, errlog=errlog or sys.stderr)
 
 
 async def _stderr_tail(errlog: IO[str]) -> str:
@@ -276,8 +283,8 @@ async def _startup_error(
         f"MCP server{plural} {', '.join(map(repr, failures))} failed to start: "
         + "\n".join(details),
         servers=list(failures),
-        hint="Check the server's command, args, env and cwd in mcp.json; run the command by hand "
-        "to see what it prints.",
+        hint="Check the server's command, args, env and cwd (or its url) in mcp.json; run the "
+        "command by hand to see what it prints.",
     )
 
 
@@ -289,7 +296,7 @@ async def open_mcp_sessions(
     errlog: IO[str] | None = None,
     startup_timeout: float = 30.0,
 ) -> AsyncIterator[dict[str, ClientSession]]:
-    """Start the stdio MCP servers of an ``mcp.json`` and yield their initialised sessions.
+    """Start (or connect to) the MCP servers of an ``mcp.json``; yield their initialised sessions.
 
     All servers start concurrently. If any fails to start, those already running are shut down
     and an error naming the failed server(s), with the end of their stderr, is raised. On exit
@@ -297,14 +304,14 @@ async def open_mcp_sessions(
 
     Args:
         config: the path of an ``mcp.json`` file, or its parsed content.
-        only: open just these servers (each must exist, be enabled and use stdio).
+        only: open just these servers (each must exist and be enabled).
         errlog: where the servers' stderr goes (a real file: it needs a file descriptor). By
             default each server's stderr is captured to a temporary file, used in startup
             error messages.
         startup_timeout: seconds each server may take to start and initialise.
 
     Yields:
-        ``{name: ClientSession}`` in config order, for servers that are enabled and use stdio.
+        ``{name: ClientSession}`` in config order, for the enabled servers (stdio and remote).
 
     Raises:
         ImportError: the mcp SDK is not installed (``pip install 'lmbridge[mcp]'``).
@@ -324,14 +331,18 @@ async def open_mcp_sessions(
     async with AsyncExitStack() as files:
         captured: dict[str, IO[str]] = {}
         if errlog is None:
-            for name in selected:
+            for name, server in selected.items():
+                if server.command is None:
+                    continue  # a remote server has no stderr of ours to capture
                 log = await anyio.to_thread.run_sync(_temporary_log)
                 files.push_async_callback(anyio.to_thread.run_sync, log.close)
                 captured[name] = log
         async with anyio.create_task_group() as group:
             for name, server in selected.items():
-                log = errlog or captured[name]
-                group.start_soon(_serve, mcp, server, slots[name], shutdown, log, startup_timeout)
+                stderr_to = errlog or captured.get(name)
+                group.start_soon(
+                    _serve, mcp, server, slots[name], shutdown, stderr_to, startup_timeout
+                )
             try:
                 for slot in slots.values():
                     await slot.ready.wait()

@@ -32,6 +32,16 @@ ALLOWED: dict[str, set[str]] = {
     "sync": {"errors", "transport", "chat", "lifecycle", "agent", "bridge"},
     "demo": {"errors", "transport", "chat", "bridge", "testing"},
     "__main__": {"demo"},
+    # The MCP server sits on top, beside the demo: it serves the whole library to MCP hosts.
+    "mcp_server": {
+        "errors",
+        "transport",
+        "chat",
+        "lifecycle",
+        "agent",
+        "mcp_config",
+        "bridge",
+    },
     "__init__": {
         "errors",
         "transport",

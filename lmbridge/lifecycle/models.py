@@ -235,6 +235,15 @@ class ModelManager:
         """
         return await self._unloader.unload(identifier, all_instances=all_instances)
 
+    async def lms_status(self) -> tuple[bool, str | None]:
+        """Whether ``lms`` is used for this server, and if not although it was found, why.
+
+        ``lms`` is used only when it is installed, the base URL is on this machine and LM Studio's
+        server listens on its port (see :mod:`lmbridge.lifecycle.server`).
+        """
+        usable = await self._server.gate.usable()
+        return usable, None if usable else self._server.gate.problem
+
     def invalidate(self) -> None:
         """Forget cached listings and every confirmation: the next call asks the server again."""
         self._cache.invalidate()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import os
 import sys
 import tempfile
@@ -119,7 +118,6 @@ async def test_reading_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     [
         (["nope"], "No MCP server named 'nope'"),
         (["off"], "MCP server 'off' is disabled"),
-        (["remote"], "MCP server 'remote' is remote"),
     ],
 )
 async def test_only_must_name_usable_servers(only: list[str], message: str) -> None:
@@ -134,17 +132,10 @@ async def test_only_must_name_usable_servers(only: list[str], message: str) -> N
             pytest.fail("must not open")
 
 
-async def test_nothing_to_open_yields_nothing(caplog: pytest.LogCaptureFixture) -> None:
-    config = {
-        "mcpServers": {
-            "off": {"command": "does-not-exist", "disabled": True},
-            "remote": {"url": "https://example.com/mcp"},
-        }
-    }
-    with caplog.at_level(logging.WARNING, logger="lmbridge.mcp"):
-        async with open_mcp_sessions(config) as sessions:
-            assert sessions == {}
-    assert "MCP server 'remote' is remote (url='https://example.com/mcp'): skipped" in caplog.text
+async def test_nothing_to_open_yields_nothing() -> None:
+    config = {"mcpServers": {"off": {"command": "does-not-exist", "disabled": True}}}
+    async with open_mcp_sessions(config) as sessions:
+        assert sessions == {}
 
 
 async def test_missing_sdk_gives_an_install_hint(monkeypatch: pytest.MonkeyPatch) -> None:
