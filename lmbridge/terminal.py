@@ -5,6 +5,7 @@ the reasoning set apart from the answer. The command line and the demo share it.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import TextIO
 
 __all__ = ["ReplyPrinter", "Style", "is_terminal", "wants_color"]
@@ -67,7 +68,8 @@ class ReplyPrinter:
     Args:
         out: where the answer goes.
         thoughts: where the reasoning goes (may be ``out``).
-        indent: put before each label (the demo indents its sections).
+        indent: put before each label and each line of the reply (the demo indents its
+            sections).
         label_answer: print the "Answer" label after reasoning (the command line leaves it out
             when the answer goes to a pipe, which should hold the answer alone).
     """
@@ -82,18 +84,29 @@ class ReplyPrinter:
         self._out_style = Style(color=wants_color(out))
         self._thought_style = Style(color=wants_color(thoughts))
         self._state = "start"  # start -> thinking -> answering
-        self._answer_ends_with_newline = True
+        self._line_start: dict[int, bool] = {id(out): True, id(thoughts): True}
+
+    def _write(self, stream: TextIO, text: str, paint: Callable[[str], str] = str) -> None:
+        """Write ``text`` with the indent at the start of each line it begins."""
+        if self._indent:
+            lines = text.split("\n")
+            if self._line_start[id(stream)] and lines[0]:
+                lines[0] = self._indent + lines[0]
+            lines[1:] = [self._indent + line if line else line for line in lines[1:]]
+            text = "\n".join(lines)
+        stream.write(paint(text))
+        stream.flush()
+        self._line_start[id(stream)] = text.endswith("\n")
 
     def reasoning(self, text: str) -> None:
         """Print a piece of reasoning."""
         if not text:
             return
         if self._state == "start":
-            self._thoughts.write(self._indent + self._thought_style.dim("Thinking:") + "\n")
+            self._write(self._thoughts, "Thinking:\n", self._thought_style.dim)
             self._state = "thinking"
         if self._state == "thinking":
-            self._thoughts.write(self._thought_style.dim(text))
-            self._thoughts.flush()
+            self._write(self._thoughts, text, self._thought_style.dim)
         # Reasoning after the answer began (rare) is dropped from the display: interleaving it
         # would garble the answer. It stays in the result's ``reasoning``.
 
@@ -102,22 +115,19 @@ class ReplyPrinter:
         if not text:
             return
         if self._state == "thinking":
-            self._thoughts.write("\n")
-            self._thoughts.flush()
+            self._end_line(self._thoughts)
             if self._label_answer:
-                self._out.write("\n" + self._indent + self._out_style.bold("Answer:") + "\n")
+                self._write(self._out, "\n")
+                self._write(self._out, "Answer:\n", self._out_style.bold)
         self._state = "answering"
-        self._out.write(text)
-        self._out.flush()
-        self._answer_ends_with_newline = text.endswith("\n")
+        self._write(self._out, text)
 
     def finish(self) -> None:
         """End the reply on a fresh line."""
-        if self._state == "thinking":
-            self._thoughts.write("\n")
-            self._thoughts.flush()
-        elif self._state == "answering" and not self._answer_ends_with_newline:
-            self._out.write("\n")
-            self._out.flush()
+        self._end_line(self._thoughts)
+        self._end_line(self._out)
         self._state = "start"
-        self._answer_ends_with_newline = True
+
+    def _end_line(self, stream: TextIO) -> None:
+        if not self._line_start[id(stream)]:
+            self._write(stream, "\n")

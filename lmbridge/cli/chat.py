@@ -31,6 +31,7 @@ async def chat(bridge: Bridge, args: argparse.Namespace, out: Output, stdin: Tex
 
     piped = not is_terminal(stdin)
     if args.prompt is None and not piped:
+        await _load_visibly(bridge, args.model, out)
         return await _session(bridge, args.model, messages, options, out, stdin)
     parts = [args.prompt] if args.prompt else []
     if piped:
@@ -41,8 +42,23 @@ async def chat(bridge: Bridge, args: argparse.Namespace, out: Output, stdin: Tex
     if not parts:
         raise UsageError("chat needs a prompt: an argument, or text piped to stdin")
     messages.append({"role": "user", "content": "\n\n".join(parts)})
+    await _load_visibly(bridge, args.model, out)
     await _reply(bridge, args.model, messages, options, out)
     return 0
+
+
+async def _load_visibly(bridge: Bridge, model: str, out: Output) -> None:
+    """Load a downloaded model that is not loaded with a progress bar, rather than in silence
+    inside the first request (a large model takes minutes). Anything else (a partial name, an
+    instance identifier, a server that cannot show state) is left to the request's own check."""
+    listing = await bridge.models.list()
+    if bridge.models.source == "/v1/models":
+        return
+    match = next((m for m in listing if m.key == model), None)
+    if match is None or match.loaded or match.type == "embedding":
+        return
+    with out.progress(f"Loading {model}") as update:
+        await bridge.models.ensure_loaded(model, on_progress=update)
 
 
 async def _reply(
