@@ -9,7 +9,6 @@ import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
-from typing import TextIO
 
 import anyio
 
@@ -55,7 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _command(name: str) -> Command:
     if name == "chat":
-        return partial(_with_stdin, chat.chat, sys.stdin)
+        return partial(chat.chat, stdin=sys.stdin)
     commands: dict[str, Command] = {
         "doctor": doctor.doctor,
         "models": models.models,
@@ -65,16 +64,6 @@ def _command(name: str) -> Command:
         "unload": models.unload,
     }
     return commands[name]
-
-
-async def _with_stdin(
-    command: Callable[[Bridge, argparse.Namespace, Output, TextIO], Awaitable[int]],
-    stdin: TextIO,
-    bridge: Bridge,
-    args: argparse.Namespace,
-    out: Output,
-) -> int:
-    return await command(bridge, args, out, stdin)
 
 
 async def _run(command: Command, args: argparse.Namespace, out: Output) -> int:

@@ -19,7 +19,7 @@ __all__ = ["chat"]
 _EXIT_WORDS = frozenset({"/exit", "/quit", "/bye"})
 
 
-async def chat(bridge: Bridge, args: argparse.Namespace, out: Output, stdin: TextIO) -> int:
+async def chat(bridge: Bridge, args: argparse.Namespace, out: Output, *, stdin: TextIO) -> int:
     options: dict[str, Any] = {}
     if args.temperature is not None:
         options["temperature"] = args.temperature

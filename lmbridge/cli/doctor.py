@@ -17,7 +17,6 @@ from lmbridge.cli.models import human_ttl
 from lmbridge.cli.output import Output
 from lmbridge.errors import (
     APIConnectionError,
-    APIStatusError,
     AuthenticationError,
     LMBridgeError,
 )
@@ -102,7 +101,7 @@ async def run_checks(bridge: Bridge, *, token_given: bool) -> list[Check]:
 async def _version(bridge: Bridge) -> Check:
     try:
         status = await bridge.http.get_json("/lms-status")
-    except APIStatusError:
+    except LMBridgeError:  # a 404, or a page that is not JSON: not LM Studio's route
         return Check(
             "version",
             True,
