@@ -9,6 +9,7 @@ terminal's width.
 from __future__ import annotations
 
 import importlib
+import io
 import json
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -112,7 +113,14 @@ class Output:
             table.add_column(column, no_wrap=True)
         for row in rows:
             table.add_row(*row)
-        self._rich_console(self.stdout).print(table)
+        if is_terminal(self.stdout):
+            self._rich_console(self.stdout).print(table)
+            return
+        # rich pads every cell to its column's width; a pipe gets lines without trailing blanks.
+        rendered = io.StringIO()
+        self._rich_console(rendered).print(table)
+        for line in rendered.getvalue().splitlines():
+            self.line(line.rstrip())
 
     def _plain_table(self, columns: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
         widths = [

@@ -30,6 +30,7 @@ async def test_ls_is_a_table_of_type_size_context_and_loaded_state(cli: CLI) -> 
     assert rows[QWEN][1:] == ["llm", "2.5", "GB", "32768", "yes"]
     assert rows[GEMMA][-1] == "no"
     assert "\033[" not in run.stdout  # a pipe gets no colour
+    assert all(line == line.rstrip() for line in lines)  # nor rich's padding
 
 
 async def test_without_rich_the_table_is_plain_text(cli: CLI) -> None:
