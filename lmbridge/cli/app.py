@@ -40,6 +40,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_mcp_server(args, passthrough or [], out)
         if args.command == "demo":
             return anyio.run(partial(_demo, args))
+        if args.command == "chat" and chat.is_session(args, sys.stdin):
+            return chat.session(args, out, connect=partial(_connect, args))
         return anyio.run(partial(_run, _command(args.command), args, out))
     except UsageError as problem:
         out.usage_error(str(problem))
@@ -66,10 +68,14 @@ def _command(name: str) -> Command:
     return commands[name]
 
 
-async def _run(command: Command, args: argparse.Namespace, out: Output) -> int:
+def _connect(args: argparse.Namespace) -> Bridge:
     # doctor asks once and reports: retrying an unreachable server would only make it slow.
     retries = 0 if args.command == "doctor" else 2
-    async with Bridge(args.base_url, api_token=args.token, max_retries=retries) as bridge:
+    return Bridge(args.base_url, api_token=args.token, max_retries=retries)
+
+
+async def _run(command: Command, args: argparse.Namespace, out: Output) -> int:
+    async with _connect(args) as bridge:
         return await command(bridge, args, out)
 
 

@@ -4,8 +4,12 @@ turn when run in a terminal without a prompt."""
 from __future__ import annotations
 
 import argparse
+import contextlib
+from collections.abc import Callable
+from functools import partial
 from typing import Any, TextIO
 
+import anyio
 import anyio.to_thread
 
 from lmbridge.bridge import Bridge
@@ -14,25 +18,29 @@ from lmbridge.cli.output import Output
 from lmbridge.cli.parser import UsageError
 from lmbridge.terminal import ReplyPrinter, is_terminal
 
-__all__ = ["chat"]
+__all__ = ["chat", "is_session", "session"]
 
 _EXIT_WORDS = frozenset({"/exit", "/quit", "/bye"})
 
 
-async def chat(bridge: Bridge, args: argparse.Namespace, out: Output, *, stdin: TextIO) -> int:
+def _options(args: argparse.Namespace) -> dict[str, Any]:
     options: dict[str, Any] = {}
     if args.temperature is not None:
         options["temperature"] = args.temperature
     if args.max_tokens is not None:
         options["max_tokens"] = args.max_tokens
-    messages: list[dict[str, Any]] = []
-    if args.system:
-        messages.append({"role": "system", "content": args.system})
+    return options
 
+
+def _system(args: argparse.Namespace) -> list[dict[str, Any]]:
+    return [{"role": "system", "content": args.system}] if args.system else []
+
+
+async def chat(bridge: Bridge, args: argparse.Namespace, out: Output, *, stdin: TextIO) -> int:
+    """One reply: to the prompt argument, the piped text, or both (argument first)."""
+    options = _options(args)
+    messages = _system(args)
     piped = not is_terminal(stdin)
-    if args.prompt is None and not piped:
-        await _load_visibly(bridge, args.model, out)
-        return await _session(bridge, args.model, messages, options, out, stdin)
     parts = [args.prompt] if args.prompt else []
     if piped:
         # Reading a pipe blocks until the writer is done: a worker thread, not the event loop.
@@ -85,28 +93,31 @@ async def _reply(
     return result.text
 
 
-async def _session(
-    bridge: Bridge,
-    model: str,
-    messages: list[dict[str, Any]],
-    options: dict[str, Any],
-    out: Output,
-    stdin: TextIO,
-) -> int:
-    """Turn by turn until ``/exit`` or end of input; the whole conversation is sent each turn."""
-    out.note(f"Chatting with {model}. /exit or Ctrl-D to leave.")
+def is_session(args: argparse.Namespace, stdin: TextIO) -> bool:
+    """Whether ``chat`` runs a session: no prompt given, and a person at the keyboard."""
+    return args.prompt is None and is_terminal(stdin)
 
-    def ask() -> str | None:
-        out.stdout.write(out.style.bold("> "))
-        out.stdout.flush()
-        line = stdin.readline()
-        return line if line else None  # "" is end of input; an empty line is "\n"
 
+def session(args: argparse.Namespace, out: Output, *, connect: Callable[[], Bridge]) -> int:
+    """Turn by turn until ``/exit`` or Ctrl-D; the whole conversation is sent each turn.
+
+    The prompt is read by ``input()`` in the main thread, outside any event loop: Ctrl-C at the
+    prompt ends the session at once (a worker thread blocked in a read would keep the process
+    alive until Enter), and ``input()`` gives line editing. Each turn runs under its own
+    ``anyio.run`` with its own Bridge. Ctrl-C during a reply stops that reply only.
+    """
+    with contextlib.suppress(ImportError):
+        import readline  # noqa: F401  (line editing and history for input(); not on Windows)
+
+    options = _options(args)
+    messages = _system(args)
+    anyio.run(partial(_turn, connect, args.model, None, options, out))
+    out.note(f"Chatting with {args.model}. /exit or Ctrl-D to leave; Ctrl-C stops a reply.")
     while True:
-        # abandon_on_cancel: Ctrl-C must not wait for a line that will never come.
-        line = await anyio.to_thread.run_sync(ask, abandon_on_cancel=True)
-        if line is None:
-            out.stdout.write("\n")
+        try:
+            line = input("> ")
+        except EOFError:
+            out.line()
             return 0
         prompt = line.strip()
         if not prompt:
@@ -114,5 +125,25 @@ async def _session(
         if prompt in _EXIT_WORDS:
             return 0
         messages.append({"role": "user", "content": prompt})
-        answer = await _reply(bridge, model, messages, options, out)
+        try:
+            answer = anyio.run(partial(_turn, connect, args.model, messages, options, out))
+        except KeyboardInterrupt:
+            out.note("\n(stopped)")
+            messages.pop()  # the question goes unanswered: leave it out of the conversation
+            continue
         messages.append({"role": "assistant", "content": answer})
+
+
+async def _turn(
+    connect: Callable[[], Bridge],
+    model: str,
+    messages: list[dict[str, Any]] | None,
+    options: dict[str, Any],
+    out: Output,
+) -> str:
+    """One turn on a fresh Bridge; with ``messages=None``, only load the model if needed."""
+    async with connect() as bridge:
+        await _load_visibly(bridge, model, out)
+        if messages is None:
+            return ""
+        return await _reply(bridge, model, messages, options, out)

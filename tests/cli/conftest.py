@@ -68,15 +68,26 @@ class CLI:
         stdin: str | None = None,
         env: Mapping[str, str] | None = None,
         plain: bool = False,
+        typed: str | None = None,
     ) -> Run:
+        """Run a command; ``stdin`` is piped in, or ``typed`` is typed at a terminal (a pty)."""
         start: Sequence[str] = ("-c", WITHOUT_RICH) if plain else ("-m", "lmbridge")
+        command = [sys.executable, *start, *args]
         with anyio.fail_after(60):
-            done = await anyio.run_process(
-                [sys.executable, *start, *args],
-                input=(stdin or "").encode(),
-                check=False,
-                env=self.env(env),
-            )
+            if typed is None:
+                done = await anyio.run_process(
+                    command, input=(stdin or "").encode(), check=False, env=self.env(env)
+                )
+            else:
+                keyboard, terminal = os.openpty()
+                try:
+                    os.write(keyboard, typed.encode())  # held by the terminal until read
+                    done = await anyio.run_process(
+                        command, stdin=terminal, check=False, env=self.env(env)
+                    )
+                finally:
+                    os.close(keyboard)
+                    os.close(terminal)
         return Run(done.returncode, done.stdout.decode(), done.stderr.decode())
 
 

@@ -68,3 +68,18 @@ async def test_an_unknown_model_is_an_error_with_a_hint(cli: CLI) -> None:
     assert run.stdout == ""
     assert "error: " in run.stderr and "hint: " in run.stderr
     assert_no_traceback(run)
+
+
+async def test_in_a_terminal_without_a_prompt_it_is_a_conversation(
+    cli: CLI, sim: SimulatedLMStudio
+) -> None:
+    sim.script(QWEN, Reply("Hello, Ann."), Reply("You are Ann."))
+    run = await cli("chat", QWEN, typed="I am Ann\n\nWho am I?\n/exit\n")
+    assert run.status == 0, run.stderr
+    assert run.stdout == "> Hello, Ann.\n> > You are Ann.\n> "
+    # The second turn carries the first: one conversation, not two questions.
+    assert user_messages(sim)[-1] == [
+        {"role": "user", "content": "I am Ann"},
+        {"role": "assistant", "content": "Hello, Ann."},
+        {"role": "user", "content": "Who am I?"},
+    ]
