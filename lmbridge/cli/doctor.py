@@ -216,5 +216,10 @@ async def doctor(bridge: Bridge, args: argparse.Namespace, out: Output) -> int:
         if check.hint:
             out.line(f"      {' ' * width}  {style.dim('-> ' + check.hint)}")
     out.line()
-    out.line("All good." if ok else "Something is wrong: see FAIL above.")
+    if not ok:
+        out.line("Something is wrong: see FAIL above.")
+    elif all(check.ok for check in checks):
+        out.line("All good.")
+    else:
+        out.line("Usable; the warnings above say what would help.")
     return 0 if ok else 1

@@ -65,7 +65,10 @@ def _connection_options(*, suppress: bool) -> argparse.ArgumentParser:
     parent = argparse.ArgumentParser(add_help=False)
     default = argparse.SUPPRESS if suppress else None
     parent.add_argument(
-        "--base-url", metavar="URL", default=default, help="the server (default: see above)"
+        "--base-url",
+        metavar="URL",
+        default=default,
+        help="the server (default: $LMBRIDGE_BASE_URL, else http://localhost:1234)",
     )
     parent.add_argument(
         "--token", metavar="T", default=default, help="the API token (default: $LM_API_TOKEN)"
@@ -121,7 +124,9 @@ def build_parser(version: str) -> argparse.ArgumentParser:
     load.add_argument(
         "--ttl", type=_positive_int, metavar="SECONDS", help="unload after this long idle"
     )
-    load.add_argument("--context-length", type=_positive_int, metavar="N")
+    load.add_argument(
+        "--context-length", type=_positive_int, metavar="N", help="the context length in tokens"
+    )
     load.add_argument("--gpu", type=parse_gpu, metavar="off|max|0..1", help="GPU offload")
     load.add_argument("--identifier", metavar="ID", help="the name requests will use")
 
@@ -132,8 +137,10 @@ def build_parser(version: str) -> argparse.ArgumentParser:
         description="Unload one instance; with --all every instance of the model ID, or every "
         "loaded instance when no ID is given.",
     )
-    unload.add_argument("identifier", metavar="ID", nargs="?")
-    unload.add_argument("--all", action="store_true", dest="all_instances")
+    unload.add_argument("identifier", metavar="ID", nargs="?", help="an instance or a model")
+    unload.add_argument(
+        "--all", action="store_true", dest="all_instances", help="every instance (of ID)"
+    )
 
     chat = commands.add_parser(
         "chat",
@@ -143,11 +150,13 @@ def build_parser(version: str) -> argparse.ArgumentParser:
         "when both are given). In a terminal with no prompt, chat turn by turn until /exit or "
         "Ctrl-D. Reasoning goes to stderr, so a pipe receives the answer alone.",
     )
-    chat.add_argument("model", metavar="MODEL")
-    chat.add_argument("prompt", metavar="PROMPT", nargs="?")
+    chat.add_argument("model", metavar="MODEL", help="a model key, or an unambiguous part of one")
+    chat.add_argument("prompt", metavar="PROMPT", nargs="?", help="the message (or pipe it in)")
     chat.add_argument("--system", metavar="TEXT", help="a system prompt")
-    chat.add_argument("--temperature", type=float, metavar="T")
-    chat.add_argument("--max-tokens", type=_positive_int, metavar="N")
+    chat.add_argument("--temperature", type=float, metavar="T", help="sampling temperature")
+    chat.add_argument(
+        "--max-tokens", type=_positive_int, metavar="N", help="the longest reply, in tokens"
+    )
 
     demo = commands.add_parser(
         "demo",

@@ -39,6 +39,7 @@ async def test_missing_lms_is_a_warning_not_a_failure(cli: CLI, sim: SimulatedLM
     assert "LMS_PATH" in run.stdout  # what to do about it
     jit = next(line for line in lines if line.split()[1:2] == ["jit"])
     assert "off" in jit
+    assert lines[-1] == "Usable; the warnings above say what would help."
 
 
 async def test_an_unreachable_server_fails_with_a_hint(tmp_path: Path) -> None:
