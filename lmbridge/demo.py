@@ -21,7 +21,7 @@ from lmbridge.transport.client import normalize_base_url
 __all__ = ["main"]
 
 CHAT_MODELS = ("qwen/qwen3-4b", "google/gemma-3-4b", "openai/gpt-oss-20b")
-DOCS_URL = "https://github.com/lmbridge/lmbridge/tree/main/docs"
+DOCS_URL = "https://github.com/lmbridge/lmbridge/blob/main/docs"
 
 
 class City(BaseModel):
