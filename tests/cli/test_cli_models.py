@@ -83,6 +83,9 @@ async def test_load_with_lms_passes_ttl_and_ps_shows_status_and_ttl(
     cli.lms_path = install_simulated_lms(cli.home / "bin", server_url=cli.url)
     run = await cli("load", GEMMA, "--ttl", "600", "--gpu", "max", plain=True)
     assert run.status == 0, run.stderr
+    # Without rich, a pipe gets the plain bar's final state: one line, not a redrawn bar.
+    [bar] = run.stderr.splitlines()
+    assert bar.startswith(f"Loading {GEMMA} [{'#' * 30}] 100%")
     assert ["load", GEMMA, "-y", "--ttl", "600", "--gpu", "max"] in await read_cli_calls(cli.url)
 
     ps = await cli("ps", "--json")
