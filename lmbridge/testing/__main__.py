@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import sys
 from collections.abc import Sequence
 
@@ -46,7 +47,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         one_model_answers_all=args.one_model_answers_all,
     )
     uvicorn = load_uvicorn()
-    sock = bind_socket(args.host, args.port)
+    try:
+        sock = bind_socket(args.host, args.port)
+    except OSError as exc:
+        # A one-line answer, not a traceback: the usual cause is LM Studio (or another simulator)
+        # already listening on the default port 1234.
+        print(
+            f"python -m lmbridge.testing serve: {_bind_problem(exc, args.host, args.port)}",
+            file=sys.stderr,
+        )
+        return 1
     port = sock.getsockname()[1]
     context = sim._context  # the CLI owns this simulator: let /__sim__/state report the real port
     context.port = port
@@ -58,6 +68,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     config = uvicorn.Config(sim.asgi_app(), lifespan="off", http="h11", ws="none")
     uvicorn.Server(config).run(sockets=[sock])
     return 0
+
+
+def _bind_problem(exc: OSError, host: str, port: int) -> str:
+    where = format_url(host, port)
+    if exc.errno == errno.EADDRINUSE:
+        return (
+            f"{where} is already in use (LM Studio or another server?); "
+            "pick another port with --port N, or --port 0 for any free one."
+        )
+    if exc.errno == errno.EACCES:
+        return f"not allowed to listen on {where}; use a port above 1023."
+    return f"cannot listen on {where}: {exc.strerror or exc}."
 
 
 if __name__ == "__main__":
