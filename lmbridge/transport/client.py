@@ -13,11 +13,13 @@ import pydantic_core
 from pydantic import BaseModel
 
 from lmbridge import errors
-from lmbridge.transport.classify import error_from_response
+from lmbridge.jsonparse import JSONParseError, parse_json
+from lmbridge.transport.classify import error_from_ok_answer, error_from_response, error_only
 from lmbridge.transport.retry import RETRYABLE_STATUSES, RetryPolicy
 from lmbridge.transport.sse import ServerSentEvent, SSEDecoder
 
 __all__ = [
+    "DEFAULT_MAX_BODY_BYTES",
     "DEFAULT_TIMEOUT",
     "HTTPTransport",
     "TimeoutArg",
@@ -28,6 +30,10 @@ __all__ = [
 
 #: Connect quickly or fail; wait long for the next byte, since local generation can be slow.
 DEFAULT_TIMEOUT = httpx.Timeout(connect=5.0, read=600.0, write=60.0, pool=None)
+
+#: The largest non-streamed answer read (32 MiB): far above any completion or listing, far below
+#: what would hurt. Streams are bounded per event instead (see the SSE decoder).
+DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024
 
 TimeoutArg = float | httpx.Timeout | None
 """Seconds (the read timeout: the longest wait for the next byte) or an ``httpx.Timeout``."""
@@ -70,20 +76,29 @@ def decode_body(response: httpx.Response, into: type[B] | None, *, model: str | 
     """The response's JSON, validated straight from the bytes into ``into`` when given.
 
     Raises:
-        InvalidResponseError: the body is not JSON, or not of the expected shape.
+        APIStatusError: the answer (2xx) holds only an error object: it is classified as the
+            error status it implies (e.g. :class:`~lmbridge.ModelNotLoadedError`).
+        InvalidResponseError: the body is not JSON (nesting too deep included), or not of the
+            expected shape.
     """
+    content = response.content
+    url = str(response.request.url)
+    error = error_only(content)
+    if error is not None:
+        raise error_from_ok_answer(response.status_code, content, error, url=url, model=model)
     try:
         if into is None:
-            return pydantic_core.from_json(response.content)
-        return into.model_validate_json(response.content)
-    except ValueError as exc:
+            return parse_json(content)
+        # pydantic's own JSON parser limits nesting too: a deep body is a ValidationError.
+        return into.model_validate_json(content)
+    except (JSONParseError, ValueError) as exc:
         what = "JSON" if into is None else f"a valid {into.__name__}"
         raise errors.InvalidResponseError(
             f"the server's answer is not {what}: {str(exc).splitlines()[0]}",
-            url=str(response.request.url),
+            url=url,
             model=model,
             status_code=response.status_code,
-            body=response.content,
+            body=content,
         ) from exc
 
 
@@ -108,11 +123,37 @@ def _timeout_error(
     )
 
 
-async def _read_body(response: httpx.Response, model: str | None) -> bytes:
-    """Read the whole body; a failure part way is typed and never retried."""
+def _too_large(
+    response: httpx.Response, limit: int, model: str | None, start: bytes = b""
+) -> errors.ResponseTooLargeError:
+    return errors.ResponseTooLargeError(
+        f"the server's answer is larger than max_body_bytes={limit}; reading stopped there",
+        limit=limit,
+        url=str(response.request.url),
+        model=model,
+        status_code=response.status_code,
+        body=start,
+    )
+
+
+async def _read_body(response: httpx.Response, model: str | None, limit: int) -> bytes:
+    """Read the whole body, at most ``limit`` bytes; a failure part way is typed, never retried.
+
+    A body that keeps coming never trips the read timeout (bytes keep arriving), so the cap is
+    what ends it: memory never grows past ``limit``.
+    """
     url = str(response.request.url)
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise _too_large(response, limit, model)
+    chunks: list[bytes] = []
+    size = 0
     try:
-        return await response.aread()
+        async for chunk in response.aiter_bytes():  # decoded: a gzip bomb is capped too
+            size += len(chunk)
+            if size > limit:
+                raise _too_large(response, limit, model, b"".join(chunks)[:4096])
+            chunks.append(chunk)
     except httpx.TimeoutException as exc:
         raise errors.ReadTimeoutError(
             "the server stopped sending in the middle of its answer", url=url, model=model
@@ -125,6 +166,10 @@ async def _read_body(response: httpx.Response, model: str | None) -> bytes:
             hint="The server may have crashed or unloaded the model mid-answer; its log says "
             "why. The request is not sent again automatically: it may have run.",
         ) from exc
+    content = b"".join(chunks)
+    # httpx keeps a read body here; decode_body() and callers read it as response.content.
+    response._content = content
+    return content
 
 
 class HTTPTransport:
@@ -135,11 +180,14 @@ class HTTPTransport:
 
     Args:
         base_url: the server's root URL (see :func:`normalize_base_url`).
-        api_token: sent as ``Authorization: Bearer ...``; never shown in reprs or errors.
+        api_token: sent as ``Authorization: Bearer ...``; never shown in reprs or errors (it is
+            registered for redaction: a server that echoes it gets it replaced by ``***``).
         timeout: the default timeouts.
         retry: the retry policy.
         http_client: an ``httpx.AsyncClient`` to use as-is (it is not closed by :meth:`aclose`).
         transport: an ``httpx`` transport for the client lmbridge creates (e.g. the simulator's).
+        max_body_bytes: the largest non-streamed body read; a longer one raises
+            :class:`~lmbridge.ResponseTooLargeError` (``None``: :data:`DEFAULT_MAX_BODY_BYTES`).
     """
 
     def __init__(
@@ -152,13 +200,22 @@ class HTTPTransport:
         http_client: httpx.AsyncClient | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         limits: httpx.Limits | None = None,
+        max_body_bytes: int | None = None,
     ) -> None:
+        if max_body_bytes is None:
+            max_body_bytes = DEFAULT_MAX_BODY_BYTES
+        if isinstance(max_body_bytes, bool) or not isinstance(max_body_bytes, int):
+            raise TypeError(f"max_body_bytes must be an int, not {type(max_body_bytes).__name__}")
+        if max_body_bytes < 1:
+            raise ValueError(f"max_body_bytes must be at least 1, not {max_body_bytes}")
         self.base_url = normalize_base_url(base_url)
+        self.max_body_bytes = max_body_bytes
         self.timeout = timeout
         self.retry = retry or RetryPolicy()
         self._headers = {"Accept": "application/json", "Content-Type": "application/json"}
         if api_token:
             self._headers["Authorization"] = f"Bearer {api_token}"
+            errors.register_secret(api_token)
         self._owns_client = http_client is None
         self._client = http_client or httpx.AsyncClient(
             transport=transport,
@@ -167,7 +224,7 @@ class HTTPTransport:
         )
 
     def __repr__(self) -> str:
-        return f"HTTPTransport(base_url={self.base_url!r})"
+        return f"HTTPTransport(base_url={errors.redact(self.base_url)!r})"
 
     @property
     def http_client(self) -> httpx.AsyncClient:
@@ -330,10 +387,10 @@ class HTTPTransport:
                 try:
                     if response.status_code < 400:
                         if not stream:
-                            await _read_body(response, model)
+                            await _read_body(response, model, self.max_body_bytes)
                         yield response
                         return
-                    content = await _read_body(response, model)
+                    content = await _read_body(response, model, self.max_body_bytes)
                 finally:
                     with anyio.CancelScope(shield=True):
                         await response.aclose()
