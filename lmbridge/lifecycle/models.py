@@ -22,9 +22,17 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from lmbridge.errors import LMBridgeError, ModelError, ModelNotLoadedError, WrongModelTypeError
+from lmbridge.errors import (
+    InvalidResponseError,
+    LMBridgeError,
+    ModelError,
+    ModelNotLoadedError,
+    NotFoundError,
+    WrongModelTypeError,
+)
 from lmbridge.lifecycle.cache import StateCache
 from lmbridge.lifecycle.lms import ProgressCallback
+from lmbridge.lifecycle.lms.failures import check_cli_name, check_gpu, check_positive_int
 from lmbridge.lifecycle.loaders import Loader, LoadOptions
 from lmbridge.lifecycle.resolve import Resolver
 from lmbridge.lifecycle.server import ServerAccess
@@ -94,7 +102,7 @@ class ModelManager:
         # applies at once, without copies to keep in step.
         self._cache = StateCache(server=self._server, settings=self, clock=clock)
         self._resolver = Resolver(server=self._server)
-        self._loader = Loader(server=self._server, cache=self._cache, settings=self)
+        self._loader = Loader(server=self._server, cache=self._cache, settings=self, clock=clock)
         self._unloader = Unloader(server=self._server, cache=self._cache, resolver=self._resolver)
 
     # --- public API ----------------------------------------------------------------------------
@@ -194,7 +202,10 @@ class ModelManager:
             ModelNotLoadedError: a REST or JIT load failed or timed out, or JIT loading is off
                 and ``lms`` is unavailable (the hint says what to install or enable).
             LmsError: ``lms load`` failed otherwise.
+            LmsArgumentError: an option is invalid (whichever method would load), before
+                anything is sent.
         """
+        _check_load_options(name, ttl, context_length, gpu, identifier)
         listing = await self._cache.listing()
         resolved = await self._resolver.resolve(name, listing)
         options = LoadOptions(
@@ -262,7 +273,13 @@ class ModelManager:
             return confirmed
         if self._cache.source == "/v1/models":
             return model
-        listing = await self._cache.listing()
+        try:
+            listing = await self._cache.listing()
+        except (NotFoundError, InvalidResponseError):
+            if self.auto_load:
+                raise
+            # Nothing will be loaded, so nothing needs a listing: the server answers the request.
+            return model
         if not listing.shows_state:
             return model
         resolved = await self._resolver.resolve(model, listing)
@@ -290,7 +307,12 @@ class ModelManager:
         """
         self._cache.forget(model)
         self._cache.drop_listings()
-        listing = await self._cache.listing()
+        try:
+            listing = await self._cache.listing()
+        except (NotFoundError, InvalidResponseError):
+            if self.auto_load:
+                raise
+            raise error from None  # no listing, and nothing to load: the server's answer stands
         try:
             resolved = await self._resolver.resolve(model, listing)
             _check_kind(model, resolved.model, kind)
@@ -340,6 +362,25 @@ class ModelManager:
             body=error.body,
             hint=" ".join(tips),
         )
+
+
+def _check_load_options(
+    name: str,
+    ttl: int | None,
+    context_length: int | None,
+    gpu: str | float | None,
+    identifier: str | None,
+) -> None:
+    """Refuse bad load options once, for every method: ``lms`` would refuse them, and the REST
+    API or JIT would be sent them as they are."""
+    if ttl is not None:
+        check_positive_int(ttl, "ttl", name)
+    if context_length is not None:
+        check_positive_int(context_length, "context_length", name)
+    if gpu is not None:
+        check_gpu(gpu, name)
+    if identifier is not None:
+        check_cli_name(identifier, "identifier")
 
 
 def _check_kind(name: str, model: ModelInfo, kind: RequestKind) -> None:

@@ -149,7 +149,8 @@ def error_only(body: bytes) -> object | None:
         return None
     if any(parsed.get(key) for key in _PAYLOAD_KEYS):
         return None
-    return parsed["error"]
+    error: object = parsed["error"]
+    return error
 
 
 def embedded_status(error: object) -> int | None:
