@@ -39,6 +39,11 @@ class JSONParseError(ValueError):
         self.pos = pos
         super().__init__(f"{msg} at position {pos}")
 
+    @property
+    def too_deep(self) -> bool:
+        """Whether the value nests past :data:`MAX_DEPTH` (rather than being broken)."""
+        return self.msg == _TOO_DEEP
+
     def __reduce__(self) -> tuple[type[JSONParseError], tuple[str, int]]:
         return type(self), (self.msg, self.pos)
 

@@ -7,10 +7,10 @@ Nothing here parses the human tables.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Literal
 
+from lmbridge.jsonparse import JSONParseError, decode_prefix
 from lmbridge.lifecycle.lms.types import LmsLoadOutcome
 
 __all__ = [
@@ -50,14 +50,14 @@ def find_json(text: str, kind: Literal["array", "object"]) -> str | None:
     """
     clean = strip_ansi(text)
     opener = "[" if kind == "array" else "{"
-    decoder = json.JSONDecoder()
     first: str | None = None
     start = clean.find(opener)
     while start != -1:
         try:
-            _, end = decoder.raw_decode(clean, start)
-        except ValueError:
-            pass
+            _, end = decode_prefix(clean, start)
+        except JSONParseError as exc:  # a log line, broken JSON, or nesting too deep
+            if exc.too_deep:
+                break  # the openers after this one are inside it: each would fail as slowly
         else:
             candidate = clean[start:end]
             if not clean[end:].strip():
