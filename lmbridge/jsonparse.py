@@ -5,9 +5,10 @@ levels deep makes the standard library raise ``RecursionError``, which escapes e
 ValueError``. Every parse of server data goes through this module, so each caller maps one
 exception (:class:`JSONParseError`) to its typed error or to the message fed back to the model.
 
-Nesting is limited to :data:`MAX_DEPTH` levels everywhere (it is ``pydantic_core``'s own limit,
-which also applies to the wire bodies pydantic validates), so a value that parsed here can always
-be serialised again without exhausting the stack.
+The parser is ``pydantic_core``'s (the one that also validates wire bodies): it runs without
+Python recursion and refuses values nested deeper than :data:`MAX_DEPTH`, so a value that parsed
+here can always be serialised again without exhausting the stack. A value that does not parse
+is described in the standard library's words ("Expecting ',' delimiter"), which models know.
 """
 
 from __future__ import annotations
@@ -19,11 +20,12 @@ import pydantic_core
 
 __all__ = ["MAX_DEPTH", "JSONParseError", "decode_prefix", "parse_json"]
 
-#: The deepest nesting accepted (``pydantic_core`` refuses deeper values at about this depth).
+#: The deepest nesting accepted (``pydantic_core``'s own limit).
 MAX_DEPTH = 200
 
-_DECODER = json.JSONDecoder()
 _TOO_DEEP = f"the value is nested more than {MAX_DEPTH} levels deep"
+_TRAILING = "trailing characters"
+_DECODER = json.JSONDecoder()
 
 
 class JSONParseError(ValueError):
@@ -31,7 +33,7 @@ class JSONParseError(ValueError):
 
     Attributes:
         msg: what is wrong, without the position.
-        pos: the character offset where parsing stopped (``0`` when unknown).
+        pos: the character offset where parsing stopped.
     """
 
     def __init__(self, msg: str, pos: int = 0) -> None:
@@ -39,13 +41,13 @@ class JSONParseError(ValueError):
         self.pos = pos
         super().__init__(f"{msg} at position {pos}")
 
+    def __reduce__(self) -> tuple[type[JSONParseError], tuple[str, int]]:
+        return type(self), (self.msg, self.pos)
+
     @property
     def too_deep(self) -> bool:
         """Whether the value nests past :data:`MAX_DEPTH` (rather than being broken)."""
         return self.msg == _TOO_DEEP
-
-    def __reduce__(self) -> tuple[type[JSONParseError], tuple[str, int]]:
-        return type(self), (self.msg, self.pos)
 
 
 def parse_json(data: str | bytes | bytearray) -> Any:
@@ -54,43 +56,73 @@ def parse_json(data: str | bytes | bytearray) -> Any:
     Raises:
         JSONParseError: invalid JSON, invalid UTF-8, trailing data, or nesting too deep.
     """
+    raw = _utf8(data)
     try:
-        return pydantic_core.from_json(data)
+        return pydantic_core.from_json(raw)
     except ValueError as exc:
-        # pydantic_core says "<what> at line L column C": keep the what, report an offset.
-        text = str(exc)
-        msg = text.partition(" at line ")[0] or text
-        if "recursion limit" in msg:
-            msg = _TOO_DEEP
-        raise JSONParseError(msg, _offset(data, text)) from None
+        msg, end = _failure(raw, exc)
+        failure = JSONParseError(msg, _chars(raw, end))
+    if not failure.too_deep:
+        try:
+            json.loads(raw)
+        except json.JSONDecodeError as exc:
+            failure = JSONParseError(exc.msg, exc.pos)
+        except (ValueError, RecursionError):  # invalid UTF-8; never deeper than pydantic got
+            pass
+    raise failure
 
 
 def decode_prefix(text: str, index: int = 0) -> tuple[Any, int]:
-    """The JSON value starting at ``text[index]``, and the index just after it.
+    """The JSON value starting at ``text[index]``, and the index after it (and its whitespace).
 
     Like ``json.JSONDecoder.raw_decode``, for text where JSON is followed by prose.
 
     Raises:
         JSONParseError: no valid JSON value starts there, or it nests too deep.
     """
+    raw = _utf8(text[index:])
     try:
-        _, end = _DECODER.raw_decode(text, index)
-    except json.JSONDecodeError as exc:
-        raise JSONParseError(exc.msg, exc.pos) from None
-    except RecursionError:
-        raise JSONParseError(_TOO_DEEP, index) from None
-    # Parse again with the depth limit, so values from here are as bounded as parse_json's.
-    return parse_json(text[index:end]), end
+        return pydantic_core.from_json(raw), len(text)
+    except ValueError as exc:
+        msg, end = _failure(raw, exc)
+    if msg == _TRAILING and end > 0:
+        # A valid value followed by something else: the value is everything before that.
+        return parse_json(raw[:end]), index + _chars(raw, end)
+    failure = JSONParseError(msg, index + _chars(raw, end))
+    if not failure.too_deep:
+        try:
+            _DECODER.raw_decode(text, index)
+        except json.JSONDecodeError as exc:
+            failure = JSONParseError(exc.msg, exc.pos)
+        except RecursionError:  # cannot happen below pydantic's depth; kept as a guard
+            pass
+    raise failure
 
 
-def _offset(data: str | bytes | bytearray, message: str) -> int:
-    """Turn pydantic_core's "line L column C" into a character offset (best effort)."""
+def _utf8(data: str | bytes | bytearray) -> bytes:
+    if isinstance(data, str):
+        # Lone surrogates stay bytes that are not UTF-8: the parser rejects them as invalid.
+        return data.encode("utf-8", errors="surrogatepass")
+    return bytes(data)
+
+
+def _failure(raw: bytes, exc: ValueError) -> tuple[str, int]:
+    """pydantic_core's "<what> at line L column C" as ``(what, byte offset)``."""
+    text = str(exc)
+    msg, _, where = text.partition(" at line ")
+    if "recursion limit" in msg:
+        msg = _TOO_DEEP
+    line_text, _, column_text = where.partition(" column ")
     try:
-        where = message.rsplit(" at line ", 1)[1]
-        line_text, _, column_text = where.partition(" column ")
         line, column = int(line_text), int(column_text)
-    except (IndexError, ValueError):
-        return 0
-    text = data if isinstance(data, str) else bytes(data).decode("utf-8", errors="replace")
-    lines = text.split("\n")
-    return sum(len(part) + 1 for part in lines[: line - 1]) + max(column - 1, 0)
+    except ValueError:
+        return msg or text, 0
+    start = 0
+    for _ in range(line - 1):  # columns count bytes within the line
+        start = raw.find(b"\n", start) + 1
+    return msg, min(start + max(column - 1, 0), len(raw))
+
+
+def _chars(raw: bytes, end: int) -> int:
+    """The character offset of byte offset ``end``."""
+    return len(raw[:end].decode("utf-8", errors="surrogatepass"))

@@ -55,9 +55,8 @@ def find_json(text: str, kind: Literal["array", "object"]) -> str | None:
     while start != -1:
         try:
             _, end = decode_prefix(clean, start)
-        except JSONParseError as exc:  # a log line, broken JSON, or nesting too deep
-            if exc.too_deep:
-                break  # the openers after this one are inside it: each would fail as slowly
+        except JSONParseError:  # a log line, broken JSON, or nesting too deep
+            pass
         else:
             candidate = clean[start:end]
             if not clean[end:].strip():
