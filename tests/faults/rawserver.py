@@ -140,6 +140,8 @@ class RawServer:
                     break
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
+        except asyncio.CancelledError:
+            pass  # the server is shutting down: this connection's end is expected
         finally:
             self.open -= 1
             writer.close()
@@ -160,6 +162,7 @@ class RawServer:
         tb: TracebackType | None,
     ) -> None:
         assert self._server is not None
+        await self.no_connections(0.5)  # let connections the client closed end on their own
         self._server.close()
         for task in list(self._tasks):
             task.cancel()
