@@ -278,8 +278,10 @@ class ModelManager:
         except (NotFoundError, InvalidResponseError):
             if self.auto_load:
                 raise
-            # Nothing will be loaded, so nothing needs a listing: the server answers the request.
-            return model
+            # Nothing will be loaded, so nothing needs a listing: the server answers the request
+            # (and for confirm_ttl the listing is not asked for again).
+            unlisted = LoadedInstance(identifier=model, model_key=model)
+            return self._cache.confirm(model, kind, unlisted)
         if not listing.shows_state:
             return model
         resolved = await self._resolver.resolve(model, listing)

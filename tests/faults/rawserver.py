@@ -108,6 +108,8 @@ class RawServer:
     """``async with RawServer(handler) as server``: ``server.url``, ``requests``, ``open``."""
 
     handler: Handler
+    list_models: bool = True
+    """Answer the listing routes like an OpenAI-only server (else the handler answers them)."""
     requests: list[RawRequest] = field(default_factory=list)
     open: int = 0
     url: str = ""
@@ -133,7 +135,7 @@ class RawServer:
         try:
             while (request := await _read_request(reader)) is not None:
                 self.requests.append(request)
-                answered = await listing(request, writer)
+                answered = await listing(request, writer) if self.list_models else None
                 if answered is None:
                     answered = await self.handler(request, reader, writer)
                 if not answered:
