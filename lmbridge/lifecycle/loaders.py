@@ -118,8 +118,6 @@ class Loader:
         self._settings = settings
         self._clock = clock
         self._loads: SingleFlight[LoadedInstance] = SingleFlight()
-        # model key -> until when a REST/JIT load its caller abandoned may still complete
-        self._abandoned: dict[str, float] = {}
 
     async def ensure(
         self, resolved: Resolved, listing: Listing, options: LoadOptions
@@ -175,17 +173,14 @@ class Loader:
         """The instance an abandoned load of ``key`` produced, watched for until its time is up;
         ``None`` when there was no such load, or it did not produce one in time."""
         wait = _FIRST_POLL
-        while (deadline := self._abandoned.get(key)) is not None:
-            left = deadline - self._clock()
-            if left <= 0:
-                del self._abandoned[key]  # it failed, or it never reached the server
-                return None
-            await anyio.sleep(min(wait, left))
+        # None once its time is up (it failed, or never reached the server) or once a listing
+        # showed an instance of the model (the cache ends the record then).
+        while (deadline := self._cache.abandoned(key)) is not None:
+            await anyio.sleep(min(wait, max(deadline - self._clock(), 0.0)))
             wait = min(wait * 2, _LONGEST_POLL)
             self._cache.drop_listings()
             found = _pick((await self._cache.listing()).instances, key, wanted)
             if found is not None:
-                self._abandoned.pop(key, None)
                 return found
         return None
 
@@ -277,10 +272,10 @@ class Loader:
                 )
         except anyio.get_cancelled_exc_class():
             # The server may be loading it still: nobody loads it again until its time is up.
-            self._abandoned[model.key] = started + timeout
+            self._cache.abandon(model.key, started + timeout)
             raise
         except (TimeoutError, APITimeoutError) as exc:
-            self._abandoned[model.key] = self._clock() + timeout  # may still finish: see above
+            self._cache.abandon(model.key, self._clock() + timeout)  # may still finish: see above
             raise ModelNotLoadedError(
                 f"Loading {model.key!r} through {via} took longer than load_timeout="
                 f"{timeout:g} s; LM Studio may still finish it in the background.",
