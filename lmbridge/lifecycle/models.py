@@ -181,8 +181,10 @@ class ModelManager:
 
         Concurrent calls for one model share one load and its result or exception; different
         models load in parallel. The options of the call that starts the load apply. If that
-        call is cancelled, its load is cancelled (``lms`` is terminated) and one of the other
-        callers starts it again.
+        call is cancelled, an ``lms`` load is cancelled (``lms`` is terminated) and one of the
+        other callers starts it again; a REST or JIT load cannot be called back (LM Studio
+        finishes it), so until ``load_timeout`` after it started nobody loads that model again:
+        the next caller waits for the instance to appear in the listing and returns it.
 
         Args:
             name: a key, identifier or unambiguous partial name.

@@ -14,6 +14,7 @@ from email.utils import formatdate
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 
@@ -364,3 +365,24 @@ async def test_a_reset_mid_stream_is_a_stream_error(no_lms: Path, sleeps: SleepR
                 await stream_text(b)
         assert server.seen("POST", CHAT) == 1
         assert await server.no_connections()
+
+
+async def test_a_trickling_body_is_ended_by_the_callers_deadline(
+    no_lms: Path, sleeps: SleepRecorder
+) -> None:
+    # One byte every 50 ms: never a read timeout, never past the cap, never done.
+    async def handler(request: RawRequest, reader: Any, writer: asyncio.StreamWriter) -> bool:
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\n")
+        try:
+            while True:
+                writer.write(b" ")
+                await writer.drain()
+                await asyncio.sleep(0.05)
+        except ConnectionError:
+            return False
+
+    async with RawServer(handler) as server, bridge(server.url, no_lms, sleeps) as b:
+        with pytest.raises(TimeoutError), anyio.fail_after(0.4):  # the documented deadline
+            await b.chat(MODEL, "hi")
+        assert await server.no_connections()  # the connection went with the call
+        assert server.seen("POST", CHAT) == 1
