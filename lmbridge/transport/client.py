@@ -208,7 +208,15 @@ class HTTPTransport:
             raise TypeError(f"max_body_bytes must be an int, not {type(max_body_bytes).__name__}")
         if max_body_bytes < 1:
             raise ValueError(f"max_body_bytes must be at least 1, not {max_body_bytes}")
-        self.base_url = normalize_base_url(base_url)
+        url = httpx.URL(normalize_base_url(base_url))
+        # A user and password in the URL go into Basic auth (as httpx would send them) and out
+        # of the URL, which errors, reprs and httpx's own request log all show.
+        self._auth: httpx.Auth | httpx._client.UseClientDefault = (
+            httpx.BasicAuth(url.username, url.password)
+            if url.userinfo
+            else httpx.USE_CLIENT_DEFAULT
+        )
+        self.base_url = str(url.copy_with(userinfo=b"")) if url.userinfo else str(url)
         self.max_body_bytes = max_body_bytes
         self.timeout = timeout
         self.retry = retry or RetryPolicy()
@@ -224,7 +232,7 @@ class HTTPTransport:
         )
 
     def __repr__(self) -> str:
-        return f"HTTPTransport(base_url={errors.redact(self.base_url)!r})"
+        return f"HTTPTransport(base_url={self.base_url!r})"
 
     @property
     def http_client(self) -> httpx.AsyncClient:
@@ -349,7 +357,7 @@ class HTTPTransport:
             failure: errors.LMBridgeError
             server_wait: float | None = None
             try:
-                response = await self._client.send(request, stream=True)
+                response = await self._client.send(request, stream=True, auth=self._auth)
             except httpx.ConnectTimeout as exc:
                 failure = errors.ConnectTimeoutError(
                     f"could not connect to {self.base_url} in time", url=url, model=model

@@ -235,6 +235,7 @@ TOKEN = "sk-fault-matrix-0123456789"
 async def test_an_echoed_token_is_redacted_everywhere(
     no_lms: Path, sleeps: SleepRecorder, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG)  # httpx logs every request's URL at INFO
     body = {"error": f"Invalid token: Bearer {TOKEN} (also {TOKEN}, Bearer sk-other-999)"}
     async with RawServer(answering(CHAT, 401, body)) as server:
         url = server.url.replace("http://", "http://admin:hunter2@")
@@ -250,4 +251,21 @@ async def test_an_echoed_token_is_redacted_everywhere(
     shown += [shown_bridge, caplog.text]
     for text in shown:
         assert TOKEN not in text and "sk-other-999" not in text and "hunter2" not in text
-    assert "Bearer ***" in str(error) and "admin:***@" in (error.url or "")
+    assert "Bearer ***" in str(error)
+
+
+async def test_a_password_in_the_base_url_is_sent_as_basic_auth_and_shown_nowhere(
+    no_lms: Path, sleeps: SleepRecorder, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    async with RawServer(answering(CHAT, 500, {"error": "boom"})) as server:
+        url = server.url.replace("http://", "http://admin:hunter2@")
+        async with bridge(url, no_lms, sleeps) as b:
+            with pytest.raises(APIStatusError) as caught:
+                await b.chat(RAW_MODEL, "hi", max_retries=0)
+            shown = [repr(b), repr(b.http), b.base_url, str(caught.value), caplog.text]
+        authorization = server.requests[-1].headers["authorization"]
+    assert authorization == "Basic YWRtaW46aHVudGVyMg=="  # admin:hunter2, as httpx would send
+    assert "http://127.0.0.1" in caplog.text  # the requests were logged...
+    for text in shown:
+        assert "hunter2" not in text  # ...without the password
