@@ -55,7 +55,9 @@ _BODY_EXCERPT = 500
 REDACTED = "***"
 # Process-wide, because an error is built far from the Bridge whose token a server echoed (a
 # classifier, a parser): every transport registers its token here when it is created.
-_SECRETS: set[str] = set()
+# Replaced, never mutated, so that redact() in one thread never iterates a set another thread
+# is adding to.
+_SECRETS: frozenset[str] = frozenset()
 _MIN_SECRET = 4  # shorter "tokens" would redact ordinary words out of every message
 _BEARER = re.compile(r"(\bbearer\s+)[^\s\"',;}\]]+", re.IGNORECASE)
 _USERINFO_PASSWORD = re.compile(r"(://[^/@\s:]*):[^/@\s]*@")
@@ -63,8 +65,9 @@ _USERINFO_PASSWORD = re.compile(r"(://[^/@\s:]*):[^/@\s]*@")
 
 def register_secret(secret: str | None) -> None:
     """Have :func:`redact` hide ``secret`` (an API token) from now on, in every error."""
-    if secret and len(secret) >= _MIN_SECRET:
-        _SECRETS.add(secret)
+    global _SECRETS
+    if secret and len(secret) >= _MIN_SECRET and secret not in _SECRETS:
+        _SECRETS = _SECRETS | {secret}
 
 
 def redact(text: str) -> str:

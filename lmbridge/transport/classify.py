@@ -16,7 +16,7 @@ from lmbridge import errors
 from lmbridge.jsonparse import JSONParseError, parse_json
 from lmbridge.transport.retry import parse_retry_after
 
-__all__ = ["error_from_ok_answer", "error_from_response", "error_only"]
+__all__ = ["embedded_status", "error_from_ok_answer", "error_from_response", "error_only"]
 
 _NOT_LOADED = re.compile(
     r"no models? (?:are )?loaded|not loaded|no (?:embedding )?models? (?:is )?loaded", re.I
