@@ -14,6 +14,7 @@ from pydantic import BaseModel
 
 from lmbridge import errors
 from lmbridge.jsonparse import JSONParseError, parse_json
+from lmbridge.transport.bodies import not_an_event_stream, read_body
 from lmbridge.transport.classify import error_from_ok_answer, error_from_response, error_only
 from lmbridge.transport.retry import RETRYABLE_STATUSES, RetryPolicy
 from lmbridge.transport.sse import ServerSentEvent, SSEDecoder
@@ -121,55 +122,6 @@ def _timeout_error(
     return errors.ReadTimeoutError(
         "no answer from the server within the read timeout", url=url, model=model
     )
-
-
-def _too_large(
-    response: httpx.Response, limit: int, model: str | None, start: bytes = b""
-) -> errors.ResponseTooLargeError:
-    return errors.ResponseTooLargeError(
-        f"the server's answer is larger than max_body_bytes={limit}; reading stopped there",
-        limit=limit,
-        url=str(response.request.url),
-        model=model,
-        status_code=response.status_code,
-        body=start,
-    )
-
-
-async def _read_body(response: httpx.Response, model: str | None, limit: int) -> bytes:
-    """Read the whole body, at most ``limit`` bytes; a failure part way is typed, never retried.
-
-    A body that keeps coming never trips the read timeout (bytes keep arriving), so the cap is
-    what ends it: memory never grows past ``limit``.
-    """
-    url = str(response.request.url)
-    declared = response.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise _too_large(response, limit, model)
-    chunks: list[bytes] = []
-    size = 0
-    try:
-        async for chunk in response.aiter_bytes():  # decoded: a gzip bomb is capped too
-            size += len(chunk)
-            if size > limit:
-                raise _too_large(response, limit, model, b"".join(chunks)[:4096])
-            chunks.append(chunk)
-    except httpx.TimeoutException as exc:
-        raise errors.ReadTimeoutError(
-            "the server stopped sending in the middle of its answer", url=url, model=model
-        ) from exc
-    except httpx.TransportError as exc:
-        raise errors.APIConnectionError(
-            f"the connection broke while reading the answer ({type(exc).__name__}: {exc})",
-            url=url,
-            model=model,
-            hint="The server may have crashed or unloaded the model mid-answer; its log says "
-            "why. The request is not sent again automatically: it may have run.",
-        ) from exc
-    content = b"".join(chunks)
-    # httpx keeps a read body here; decode_body() and callers read it as response.content.
-    response._content = content
-    return content
 
 
 class HTTPTransport:
@@ -311,6 +263,10 @@ class HTTPTransport:
         connection to the pool (or discards it, if the body was not read to the end).
         """
         async with self._send("POST", path, body, model, timeout, max_retries, stream=True) as r:
+            if r.headers.get("content-type", "").startswith("application/json"):
+                # Known before the body: raised here, so a "not loaded" is healed like any other.
+                content = await read_body(r, model, self.max_body_bytes)
+                raise not_an_event_stream(r, content, model)
             yield self._events(r, model)
 
     async def _events(
@@ -318,9 +274,18 @@ class HTTPTransport:
     ) -> AsyncIterator[list[ServerSentEvent]]:
         decoder = SSEDecoder()
         url = str(response.request.url)
+        # The body while no event came (up to the cap): without a content type, a JSON document
+        # sent instead of events is only recognised at its end.
+        kept: list[bytes] | None = []
+        kept_size = 0
         try:
             async for chunk in response.aiter_bytes():
                 events = decoder.feed(chunk)
+                if kept is not None:
+                    kept_size += len(chunk)
+                    kept = None if events or kept_size > self.max_body_bytes else kept
+                    if kept is not None:
+                        kept.append(chunk)
                 if events:
                     yield events
         except httpx.TimeoutException as exc:
@@ -336,6 +301,8 @@ class HTTPTransport:
         events = decoder.flush()
         if events:
             yield events
+        elif kept and b"".join(kept).lstrip().startswith(b"{"):
+            raise not_an_event_stream(response, b"".join(kept), model)
 
     @asynccontextmanager
     async def _send(
@@ -395,10 +362,10 @@ class HTTPTransport:
                 try:
                     if response.status_code < 400:
                         if not stream:
-                            await _read_body(response, model, self.max_body_bytes)
+                            await read_body(response, model, self.max_body_bytes)
                         yield response
                         return
-                    content = await _read_body(response, model, self.max_body_bytes)
+                    content = await read_body(response, model, self.max_body_bytes)
                 finally:
                     with anyio.CancelScope(shield=True):
                         await response.aclose()

@@ -53,14 +53,17 @@ async def send(
     body: bytes | str | Any = b"",
     headers: dict[str, str] | None = None,
 ) -> bool:
-    """A complete response (JSON when ``body`` is neither bytes nor text); keeps the connection."""
+    """A complete response (JSON, declared as such, when ``body`` is neither bytes nor text);
+    keeps the connection."""
+    head = [f"HTTP/1.1 {status} X"]
     if isinstance(body, str):
         payload = body.encode()
     elif isinstance(body, bytes):
-        payload = body
+        payload = body  # sent without a content type
     else:
         payload = json.dumps(body).encode()
-    head = [f"HTTP/1.1 {status} X", f"Content-Length: {len(payload)}"]
+        head.append("Content-Type: application/json")
+    head.append(f"Content-Length: {len(payload)}")
     head += [f"{name}: {value}" for name, value in (headers or {}).items()]
     writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + payload)
     await writer.drain()

@@ -8,6 +8,7 @@ typed error (or the documented "fed back to the model" path) and the requests th
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import pickle
 from pathlib import Path
@@ -269,3 +270,31 @@ async def test_a_password_in_the_base_url_is_sent_as_basic_auth_and_shown_nowher
     assert "http://127.0.0.1" in caplog.text  # the requests were logged...
     for text in shown:
         assert "hunter2" not in text  # ...without the password
+
+
+@pytest.mark.parametrize(
+    ("body", "error", "match"),
+    [
+        ({"error": "Model crashed"}, APIStatusError, "Model crashed"),
+        ({"error": "No models loaded. Please load a model."}, ModelNotLoadedError, "loaded"),
+        ({"choices": [{"message": {"content": "hi"}}]}, InvalidResponseError, "not an event"),
+    ],
+    ids=["crashed", "not-loaded", "no-stream"],
+)
+@pytest.mark.parametrize("declared", [True, False], ids=["json-content-type", "no-content-type"])
+async def test_a_stream_answered_with_json_is_an_error(
+    no_lms: Path,
+    sleeps: SleepRecorder,
+    body: Any,
+    error: type[Exception],
+    match: str,
+    declared: bool,
+) -> None:
+    sent = body if declared else json.dumps(body).encode()
+    async with RawServer(answering(CHAT, 200, sent)) as server:
+        async with bridge(server.url, no_lms, sleeps, auto_load=False) as b:
+            with pytest.raises(error, match=match):
+                async with b.stream(RAW_MODEL, "hi") as s:
+                    await s.result()
+        assert 1 <= server.seen("POST", CHAT) <= 2  # "not loaded" is healed (retried) once
+        assert await server.no_connections()
