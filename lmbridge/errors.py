@@ -59,7 +59,8 @@ REDACTED = "***"
 # is adding to.
 _SECRETS: frozenset[str] = frozenset()
 _MIN_SECRET = 4  # shorter "tokens" would redact ordinary words out of every message
-_BEARER = re.compile(r"(\bbearer\s+)[^\s\"',;}\]]+", re.IGNORECASE)
+# A value after "Bearer" that could be a token (prose such as "the bearer of" is left alone).
+_BEARER = re.compile(r"(\bbearer\s+)[^\s\"',;}\]]{8,}", re.IGNORECASE)
 _USERINFO_PASSWORD = re.compile(r"(://[^/@\s:]*):[^/@\s]*@")
 
 

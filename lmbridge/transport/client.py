@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -163,11 +164,13 @@ class HTTPTransport:
         url = httpx.URL(normalize_base_url(base_url))
         # A user and password in the URL go into Basic auth (as httpx would send them) and out
         # of the URL, which errors, reprs and httpx's own request log all show.
-        self._auth: httpx.Auth | httpx._client.UseClientDefault = (
-            httpx.BasicAuth(url.username, url.password)
-            if url.userinfo
-            else httpx.USE_CLIENT_DEFAULT
-        )
+        self._auth: httpx.Auth | httpx._client.UseClientDefault = httpx.USE_CLIENT_DEFAULT
+        if url.userinfo:
+            self._auth = httpx.BasicAuth(url.username, url.password)
+            # A server may echo the password, or the header that carries it: redact both.
+            credentials = f"{url.username}:{url.password}".encode()
+            errors.register_secret(url.password)
+            errors.register_secret(base64.b64encode(credentials).decode())
         self.base_url = str(url.copy_with(userinfo=b"")) if url.userinfo else str(url)
         self.max_body_bytes = max_body_bytes
         self.timeout = timeout

@@ -259,7 +259,8 @@ async def test_a_password_in_the_base_url_is_sent_as_basic_auth_and_shown_nowher
     no_lms: Path, sleeps: SleepRecorder, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    async with RawServer(answering(CHAT, 500, {"error": "boom"})) as server:
+    echo = {"error": "boom: Basic YWRtaW46aHVudGVyMg== (user admin, password hunter2)"}
+    async with RawServer(answering(CHAT, 500, echo)) as server:
         url = server.url.replace("http://", "http://admin:hunter2@")
         async with bridge(url, no_lms, sleeps) as b:
             with pytest.raises(APIStatusError) as caught:
@@ -268,8 +269,10 @@ async def test_a_password_in_the_base_url_is_sent_as_basic_auth_and_shown_nowher
         authorization = server.requests[-1].headers["authorization"]
     assert authorization == "Basic YWRtaW46aHVudGVyMg=="  # admin:hunter2, as httpx would send
     assert "http://127.0.0.1" in caplog.text  # the requests were logged...
+    shown.append(caught.value.body or "")
     for text in shown:
         assert "hunter2" not in text  # ...without the password
+        assert "YWRtaW46aHVudGVyMg==" not in text  # nor the header carrying it
 
 
 @pytest.mark.parametrize(
