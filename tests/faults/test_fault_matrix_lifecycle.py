@@ -27,7 +27,7 @@ from lmbridge import (
 from lmbridge.testing import SimulatedLMStudio, install_simulated_lms
 from tests.faults.conftest import SleepRecorder
 from tests.faults.rawserver import MODEL as RAW_MODEL, RawRequest, RawServer, send
-from tests.faults.test_fault_matrix_wire import CHAT, NESTED, bridge, completion
+from tests.faults.support import CHAT, NESTED, bridge, completion
 from tests.lifecycle.models_support import load_calls
 
 QWEN = "qwen/qwen3-4b"

@@ -31,7 +31,7 @@ from lmbridge import (
 from lmbridge.testing import Reply, SimError, SimulatedLMStudio, ToolCallSpec
 from tests.faults.conftest import SleepRecorder
 from tests.faults.rawserver import MODEL as RAW_MODEL, RawRequest, RawServer, send
-from tests.faults.test_fault_matrix_wire import CHAT, NESTED, bridge
+from tests.faults.support import CHAT, NESTED, bridge
 
 QWEN = "qwen/qwen3-4b"
 DEEP_OBJECT = '{"a": ' * 2000 + "1" + "}" * 2000

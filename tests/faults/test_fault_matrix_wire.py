@@ -7,7 +7,6 @@ no connection is left open (tasks and child processes: the autouse fixture).
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Callable
 from email.utils import formatdate
@@ -15,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-import httpx
 import pytest
 
 from lmbridge import (
@@ -24,7 +22,6 @@ from lmbridge import (
     InvalidResponseError,
     ReadTimeoutError,
     ResponseTooLargeError,
-    RetryPolicy,
     ServerError,
     SSEEventTooLargeError,
     StreamError,
@@ -40,39 +37,7 @@ from tests.faults.rawserver import (
     send_chunks_forever,
     stall,
 )
-
-CHAT = "/v1/chat/completions"
-TIMEOUT = httpx.Timeout(connect=1.0, read=0.3, write=1.0, pool=1.0)
-NESTED = "[" * 2000 + "]" * 2000
-
-
-def completion(text: str = "ok") -> dict[str, Any]:
-    return {
-        "id": "c1",
-        "object": "chat.completion",
-        "model": MODEL,
-        "choices": [
-            {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
-        ],
-    }
-
-
-def chunk(content: str | None = None, finish: str | None = None) -> bytes:
-    delta = {} if content is None else {"content": content}
-    body = {"model": MODEL, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
-    return f"data: {json.dumps(body)}\n\n".encode()
-
-
-def bridge(url: str, no_lms: Path, sleeps: SleepRecorder, **options: Any) -> Bridge:
-    options.setdefault("timeout", TIMEOUT)
-    return Bridge(
-        url, lms_path=no_lms, retry_policy=RetryPolicy(max_retries=2, sleep=sleeps), **options
-    )
-
-
-def sse_head(writer: asyncio.StreamWriter) -> None:
-    writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n")
-
+from tests.faults.support import CHAT, NESTED, bridge, chunk, completion, sse_head
 
 # --- reaching the server -----------------------------------------------------------------------
 
