@@ -192,3 +192,18 @@ async def test_a_nested_listing_is_reported_as_malformed(
             with pytest.raises(InvalidResponseError, match="listing is malformed"):
                 await b.models.list()
         assert len(server.requests) == 3
+
+
+async def test_a_cancelled_jit_load_is_not_repeated(no_lms: Path) -> None:
+    # LM Studio 0.3.x: listings through /api/v0, loads through JIT (a 1-token chat).
+    sim = SimulatedLMStudio(load_delay=0.4, routes_disabled=["/api/v1"])
+    async with Bridge(transport=sim.transport(), lms_path=no_lms) as b:
+        with anyio.move_on_after(0.1):
+            await b.chat(QWEN, "first")
+        assert sim.loaded == []  # still loading on the server
+        reply = await b.chat(QWEN, "second")
+        assert b.models.source == "/api/v0/models"
+    jit_loads = [r for r in sim.requests if r.path == CHAT and r.body.get("max_tokens") == 1]
+    assert reply.text
+    assert len(jit_loads) == 1
+    assert loaded(sim) == [QWEN]
