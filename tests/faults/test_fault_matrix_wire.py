@@ -110,12 +110,17 @@ def after_failures(
     ],
     ids=["seconds", "ms", "http-date", "capped", "nan", "garbage"],
 )
-async def test_429_honours_every_retry_after_form(
-    no_lms: Path, sleeps: SleepRecorder, headers: dict[str, str], expected: float | None
+@pytest.mark.parametrize("status", [429, 503])
+async def test_429_and_503_honour_every_retry_after_form(
+    no_lms: Path,
+    sleeps: SleepRecorder,
+    headers: dict[str, str],
+    expected: float | None,
+    status: int,
 ) -> None:
     if headers.get("Retry-After") == "<in 30 s>":
         headers = {"Retry-After": formatdate(time.time() + 30, usegmt=True)}
-    handler = after_failures([(429, headers, {"error": "Rate limit exceeded"})])
+    handler = after_failures([(status, headers, {"error": "Try again later"})])
     async with RawServer(handler) as server:
         async with bridge(server.url, no_lms, sleeps) as b:
             result = await b.chat(MODEL, "hi")
