@@ -91,6 +91,7 @@ class Bridge:
         listing_ttl: how long (s) a model listing is cached.
         warn_on_model_mismatch: warn (:class:`~lmbridge.ModelMismatchWarning`) when the server
             answers with another model than the one asked for.
+        max_body_bytes: the cap on a non-streamed answer (``None``: 32 MiB; see the errors page).
     """
 
     def __init__(
@@ -109,6 +110,7 @@ class Bridge:
         confirm_ttl: float = 10.0,
         listing_ttl: float = 2.0,
         warn_on_model_mismatch: bool = True,
+        max_body_bytes: int | None = None,
     ) -> None:
         token = api_token or os.environ.get("LM_API_TOKEN") or os.environ.get("LMSTUDIO_API_TOKEN")
         self._http = HTTPTransport(
@@ -118,6 +120,7 @@ class Bridge:
             retry=retry_policy or RetryPolicy(max_retries=max_retries),
             http_client=http_client,
             transport=transport,
+            max_body_bytes=max_body_bytes,
         )
         self.lms = LmsCli(path=lms_path)
         """The ``lms`` CLI runner this Bridge uses."""
@@ -143,7 +146,7 @@ class Bridge:
         return self._http
 
     def __repr__(self) -> str:
-        return f"Bridge({self.base_url!r})"
+        return f"Bridge({self.base_url!r})"  # the transport took any password out of it
 
     async def __aenter__(self) -> Bridge:
         return self
@@ -259,11 +262,10 @@ class Bridge:
         name, completion = await self._post_model(
             _CHAT, body, ChatCompletion, model=model, kind="llm", options=options
         )
+        url = self._http.url(_CHAT)
+        result = result_from_completion(completion, sent_model=name, url=url)
         return finish_chat(
-            result_from_completion(completion, sent_model=name),
-            response_format=response_format,
-            url=self._http.url(_CHAT),
-            mismatch=self._mismatch,
+            result, response_format=response_format, url=url, mismatch=self._mismatch
         )
 
     @asynccontextmanager
@@ -360,7 +362,7 @@ class Bridge:
             "/v1/completions", body, TextCompletion, model=model, kind="llm", options=options
         )
         self._mismatch.check(name, answer.model)
-        return completion_result(answer, sent_model=name)
+        return completion_result(answer, sent_model=name, url=self._http.url("/v1/completions"))
 
     async def respond(
         self,

@@ -2,11 +2,13 @@
 
 Every error lmbridge raises is an :class:`LMBridgeError`. Each carries what a user needs to act on it:
 the ``url`` and ``model`` involved, the HTTP ``status_code`` when there was one, a short ``body``
-excerpt, and a ``hint`` saying what to try. Tokens never appear in any of them.
+excerpt, and a ``hint`` saying what to try. Tokens never appear in any of them: every text an
+error holds goes through :func:`redact` when the error is built and again when it is shown.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 __all__ = [
@@ -38,6 +40,7 @@ __all__ = [
     "NotFoundError",
     "RateLimitError",
     "ReadTimeoutError",
+    "ResponseTooLargeError",
     "ServerError",
     "StreamError",
     "StructuredOutputError",
@@ -48,14 +51,48 @@ __all__ = [
 
 _BODY_EXCERPT = 500
 
+# --- secrets ---------------------------------------------------------------------------------
+
+REDACTED = "***"
+# Process-wide, because an error is built far from the Bridge whose token a server echoed (a
+# classifier, a parser): every transport registers its token here when it is created.
+# Replaced, never mutated, so that redact() in one thread never iterates a set another thread
+# is adding to.
+_SECRETS: frozenset[str] = frozenset()
+_MIN_SECRET = 4  # shorter "tokens" would redact ordinary words out of every message
+# A value after "Bearer" that could be a token (prose such as "the bearer of" is left alone).
+_BEARER = re.compile(r"(\bbearer\s+)[^\s\"',;}\]]{8,}", re.IGNORECASE)
+_USERINFO_PASSWORD = re.compile(r"(://[^/@\s:]*):[^/@\s]*@")
+
+
+def register_secret(secret: str | None) -> None:
+    """Have :func:`redact` hide ``secret`` (an API token) from now on, in every error."""
+    global _SECRETS
+    if secret and len(secret) >= _MIN_SECRET and secret not in _SECRETS:
+        _SECRETS = _SECRETS | {secret}
+
+
+def redact(text: str) -> str:
+    """``text`` without registered secrets, ``Bearer ...`` values or passwords in URLs."""
+    for secret in _SECRETS:
+        if secret in text:
+            text = text.replace(secret, REDACTED)
+    text = _BEARER.sub(rf"\g<1>{REDACTED}", text)
+    return _USERINFO_PASSWORD.sub(rf"\g<1>:{REDACTED}@", text)
+
+
+def _redacted(text: str | None) -> str | None:
+    return None if text is None else redact(text)
+
 
 def excerpt(text: str | bytes | None, limit: int = _BODY_EXCERPT) -> str | None:
-    """Shorten a response body for an error message."""
+    """Shorten a response body for an error message (secrets redacted before it is cut)."""
     if text is None:
         return None
     if isinstance(text, bytes):
-        text = text.decode("utf-8", errors="replace")
-    text = text.strip()
+        # Only the start is shown: decoding a huge body whole would be wasted work.
+        text = text[: limit * 8].decode("utf-8", errors="replace")
+    text = redact(text.strip())
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -83,9 +120,10 @@ class LMBridgeError(Exception):
         status_code: int | None = None,
         body: str | bytes | None = None,
     ) -> None:
+        message = redact(message)
         self.message = message
-        self.hint = hint if hint is not None else self.default_hint
-        self.url = url
+        self.hint = _redacted(hint if hint is not None else self.default_hint)
+        self.url = _redacted(url)
         self.model = model
         self.status_code = status_code
         self.body = excerpt(body)
@@ -104,10 +142,25 @@ class LMBridgeError(Exception):
             parts.append(f"[{', '.join(context)}]")
         if self.hint:
             parts.append(f"Hint: {self.hint}")
-        return " ".join(parts)
+        # Again at display time: attributes are public, and may have been set after __init__.
+        return redact(" ".join(parts))
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.message!r}, status_code={self.status_code!r})"
+        return redact(f"{type(self).__name__}({self.message!r}, status_code={self.status_code!r})")
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # Subclasses take keyword-only arguments, which the default reduction (``cls(*args)``)
+        # cannot pass: rebuild from the attributes instead, so every error crosses processes.
+        return _rebuild, (type(self), self.args, self.__dict__)
+
+
+def _rebuild(
+    cls: type[LMBridgeError], args: tuple[object, ...], state: dict[str, object]
+) -> LMBridgeError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, *args)
+    error.__dict__.update(state)
+    return error
 
 
 # --- using the client ------------------------------------------------------------------------
@@ -333,6 +386,37 @@ class InvalidResponseError(LMBridgeError):
     )
 
 
+class ResponseTooLargeError(InvalidResponseError):
+    """A non-streamed answer was longer than the cap (``Bridge(max_body_bytes=...)``).
+
+    Reading stopped at the cap, so an endless or runaway body cannot exhaust memory. Never retried.
+
+    Attributes:
+        limit: the cap, in bytes.
+    """
+
+    default_hint = (
+        "The server sent far more than an answer should be: it may be broken. If the answer is "
+        "legitimately this large, raise Bridge(max_body_bytes=...)."
+    )
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        limit: int,
+        hint: str | None = None,
+        url: str | None = None,
+        model: str | None = None,
+        status_code: int | None = None,
+        body: str | bytes | None = None,
+    ) -> None:
+        self.limit = limit
+        super().__init__(
+            message, hint=hint, url=url, model=model, status_code=status_code, body=body
+        )
+
+
 class StructuredOutputError(InvalidResponseError):
     """The model's reply did not parse into the requested ``response_format``.
 
@@ -385,7 +469,7 @@ class LmsError(LMBridgeError):
     ) -> None:
         self.command = list(command)
         self.exit_code = exit_code
-        self.stderr = excerpt(stderr)
+        self.stderr = excerpt(stderr)  # redacted too: lms may print what it was given
         super().__init__(message, hint=hint, model=model, body=stderr)
 
 

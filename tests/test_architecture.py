@@ -14,23 +14,24 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent / "lmbridge"
 
-# Which layers each layer may import, besides itself. Errors and display (the renderers behind
-# reprs and notebook displays) are at the bottom; transport is pure HTTP; the chat model sits on
-# transport; lifecycle sits on errors alone (never transport: it reaches the server through a
-# protocol the transport satisfies); the agent loop sits on the chat model; the Bridge on all of
-# them; the sync facade on the Bridge; the entry points on top (the command line among them, and
-# `terminal`, what it and the demo share about writing to a person, at the bottom). The
-# simulator imports nothing of
+# Which layers each layer may import, besides itself. Errors, jsonparse (parsing untrusted JSON,
+# every failure one ValueError) and display (the renderers behind reprs and notebook displays)
+# are at the bottom; transport is pure HTTP; the chat model sits on transport; lifecycle sits on
+# errors alone (never transport: it reaches the server through a protocol the transport
+# satisfies); the agent loop sits on the chat model; the Bridge on all of them; the sync facade
+# on the Bridge; the entry points on top (the command line among them, and `terminal`, what it
+# and the demo share about writing to a person, at the bottom). The simulator imports nothing of
 # the library, so testing with it tests the library and not a copy of its internals.
 ALLOWED: dict[str, set[str]] = {
+    "jsonparse": set(),
     "errors": set(),
     "display": set(),
-    "transport": {"errors"},
-    "chat": {"errors", "transport", "display"},
-    "lifecycle": {"errors", "display"},
-    "agent": {"errors", "chat", "display"},
+    "transport": {"jsonparse", "errors"},
+    "chat": {"jsonparse", "errors", "transport", "display"},
+    "lifecycle": {"jsonparse", "errors", "display"},
+    "agent": {"jsonparse", "errors", "chat", "display"},
     "mcp_config": {"errors"},
-    "bridge": {"errors", "transport", "chat", "lifecycle", "agent"},
+    "bridge": {"jsonparse", "errors", "transport", "chat", "lifecycle", "agent"},
     "sync": {"errors", "transport", "chat", "lifecycle", "agent", "bridge"},
     "terminal": set(),
     "demo": {"errors", "transport", "chat", "lifecycle", "bridge", "terminal", "testing"},
@@ -58,6 +59,7 @@ ALLOWED: dict[str, set[str]] = {
     },
     "__main__": {"cli"},
     "__init__": {
+        "jsonparse",
         "errors",
         "transport",
         "chat",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -187,7 +188,15 @@ class AgentLoop:
         recovered, cleaned = recover_tool_calls(reply.text, registry.names)
         if not recovered:
             return [], reply.text
-        return [make_tool_call(None, call.name, call.arguments) for call in recovered], cleaned
+        calls = []
+        for found in recovered:
+            call = make_tool_call(None, found.name, found.arguments)
+            if found.error is not None and call.error is None:
+                # The markup itself was broken (e.g. nested too deep): that is what the model
+                # must hear, not "unknown tool ''".
+                call = dataclasses.replace(call, error=found.error)
+            calls.append(call)
+        return calls, cleaned
 
     async def _model_call(self, registry: ToolRegistry) -> ChatResult[Any]:
         """One round's model call; a stream broken part way is rerun once.

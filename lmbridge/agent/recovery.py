@@ -25,6 +25,8 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
+from lmbridge.jsonparse import JSONParseError, decode_prefix
+
 __all__ = ["RecoveredCall", "recover_tool_calls"]
 
 _OPENERS = re.compile(r"<tool_call>|\[TOOL_REQUEST\]|\[TOOL_CALLS\]", re.IGNORECASE)
@@ -36,7 +38,6 @@ _CALL_KEYS = {*_NAME_KEYS, *_ARGUMENT_KEYS, "type", "id", "function"}
 _NAME_IN_BROKEN = re.compile(r'"(?:name|tool|tool_name)"\s*:\s*"([^"\\]*)"')
 _ARGUMENTS_IN_BROKEN = re.compile(r'"(?:arguments|parameters|args|input)"\s*:\s*')
 _BLANK_LINES = re.compile(r"\n{3,}")
-_DECODER = json.JSONDecoder()
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,7 @@ def _call_from_value(value: Any, raw: str) -> RecoveredCall:
     return RecoveredCall(name, arguments_text, raw, None if name else "the tool call names no tool")
 
 
-def _broken_call(payload: str, raw: str, error: json.JSONDecodeError) -> RecoveredCall:
+def _broken_call(payload: str, raw: str, error: JSONParseError) -> RecoveredCall:
     name = _NAME_IN_BROKEN.search(payload)
     arguments_at = _ARGUMENTS_IN_BROKEN.search(payload)
     arguments = payload
@@ -95,7 +96,7 @@ def _broken_call(payload: str, raw: str, error: json.JSONDecodeError) -> Recover
     return RecoveredCall(name.group(1) if name else "", arguments, raw, message)
 
 
-def _decode_values(payload: str) -> tuple[list[Any], int, json.JSONDecodeError | None]:
+def _decode_values(payload: str) -> tuple[list[Any], int, JSONParseError | None]:
     """JSON values at the start of ``payload``.
 
     Returns:
@@ -106,8 +107,8 @@ def _decode_values(payload: str) -> tuple[list[Any], int, json.JSONDecodeError |
     index = len(payload) - len(payload.lstrip())
     while index < len(payload) and payload[index] in "{[":
         try:
-            value, index = _DECODER.raw_decode(payload, index)
-        except json.JSONDecodeError as exc:
+            value, index = decode_prefix(payload, index)
+        except JSONParseError as exc:  # broken or nested too deep: reported to the model
             return values, index, exc
         values.append(value)
         index += len(payload[index:]) - len(payload[index:].lstrip())

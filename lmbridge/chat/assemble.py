@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
+from lmbridge import errors
 from lmbridge.chat.results import (
     ChatResult,
     ReasoningDelta,
@@ -31,6 +32,7 @@ from lmbridge.chat.wire import (
     WireMessage,
     WireToolCall,
 )
+from lmbridge.jsonparse import JSONParseError, parse_json
 
 __all__ = [
     "ChatAssembler",
@@ -150,14 +152,24 @@ def parse_arguments(raw: object) -> tuple[dict[str, Any], str, str | None]:
         return {}, "", None
     if isinstance(raw, Mapping):
         arguments = dict(raw)
-        return arguments, json.dumps(arguments, ensure_ascii=False, default=str), None
+        try:
+            text = json.dumps(arguments, ensure_ascii=False, default=str)
+        except (RecursionError, ValueError):  # nested past the stack, or circular
+            return {}, "", "The arguments are nested too deeply to read."
+        return arguments, text, None
     if not isinstance(raw, str):
-        return {}, str(raw), f"The arguments must be a JSON object, not {type(raw).__name__}."
+        kinds = {"list": "an array", "bool": "a boolean", "int": "a number", "float": "a number"}
+        kind = kinds.get(type(raw).__name__, f"a {type(raw).__name__}")
+        try:
+            text = json.dumps(raw, ensure_ascii=False, default=str)
+        except (RecursionError, ValueError):
+            text = ""
+        return {}, text, f"The arguments must be a JSON object, not {kind}."
     if not raw.strip():
         return {}, raw, None  # some servers send "" for a call without arguments
     try:
-        value = json.loads(raw)
-    except json.JSONDecodeError as exc:
+        value = parse_json(raw)
+    except JSONParseError as exc:
         quoted = raw if len(raw) <= _QUOTED_CHARS else raw[: _QUOTED_CHARS - 1] + "…"
         return (
             {},
@@ -191,9 +203,23 @@ def _joined(*parts: str | None) -> str | None:
     return "".join(present) if present else None
 
 
-def result_from_completion(completion: ChatCompletion, *, sent_model: str) -> ChatResult[Any]:
-    """A :class:`ChatResult` from a non-streamed completion (parsed output is added later)."""
-    choice = completion.choices[0] if completion.choices else WireChoice()
+def result_from_completion(
+    completion: ChatCompletion, *, sent_model: str, url: str | None = None
+) -> ChatResult[Any]:
+    """A :class:`ChatResult` from a non-streamed completion (parsed output is added later).
+
+    Raises:
+        InvalidResponseError: the completion has no choices: an empty result would pass a
+            failure off as an empty reply.
+    """
+    if not completion.choices:
+        raise errors.InvalidResponseError(
+            "the server's completion has no choices: there is no reply in it",
+            url=url,
+            model=sent_model,
+            body=completion.model_dump_json(),
+        )
+    choice = completion.choices[0]
     message = choice.message
     inline_reasoning, text = split_think(message.content or "")
     tool_calls = [

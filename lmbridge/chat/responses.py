@@ -70,6 +70,8 @@ def _texts(item: Mapping[str, Any], *kinds: str) -> list[str]:
     parts = item.get("content") or item.get("summary") or []
     if isinstance(parts, str):
         return [parts]
+    if not isinstance(parts, list):
+        return []  # a server's odd shape is ignored, like unknown item types
     return [
         str(part.get("text", ""))
         for part in parts

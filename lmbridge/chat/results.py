@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import binascii
 import struct
 import warnings
 from collections.abc import Iterator, Sequence
@@ -386,9 +387,20 @@ class MismatchWarnings:
 
 
 def decode_embedding(value: Sequence[float] | str) -> list[float]:
-    """A vector from a float list or OpenAI's base64 little-endian float32 encoding."""
+    """A vector from a float list or OpenAI's base64 little-endian float32 encoding.
+
+    Raises:
+        ValueError: the text is not base64, or not a whole number of float32s.
+    """
     if isinstance(value, str):
-        raw = base64.b64decode(value)
+        try:
+            raw = base64.b64decode(value, validate=True)
+        except binascii.Error as exc:  # a ValueError already; named for the reader
+            raise ValueError(f"the embedding is not valid base64 ({exc})") from exc
+        if len(raw) % 4:
+            raise ValueError(
+                f"the embedding decodes to {len(raw)} bytes, not a whole number of float32s"
+            )
         return list(struct.unpack(f"<{len(raw) // 4}f", raw))
     return list(value)
 
@@ -408,8 +420,14 @@ def embedding_result(
             url=url,
             model=sent_model,
         )
+    try:
+        vectors = [decode_embedding(item.embedding) for item in items]
+    except ValueError as exc:
+        raise InvalidResponseError(
+            f"the server sent an unreadable embedding: {exc}", url=url, model=sent_model
+        ) from exc
     return EmbeddingResult(
-        vectors=[decode_embedding(item.embedding) for item in items],
+        vectors=vectors,
         model=answer.model,
         sent_model=sent_model,
         usage=answer.usage,
@@ -417,12 +435,25 @@ def embedding_result(
     )
 
 
-def completion_result(answer: TextCompletion, *, sent_model: str) -> CompletionResult:
-    """The first choice of a ``/v1/completions`` answer (an empty text when there is none)."""
-    choice = answer.choices[0] if answer.choices else None
+def completion_result(
+    answer: TextCompletion, *, sent_model: str, url: str | None = None
+) -> CompletionResult:
+    """The first choice of a ``/v1/completions`` answer.
+
+    Raises:
+        InvalidResponseError: the answer has no choices (an empty text would hide the failure).
+    """
+    if not answer.choices:
+        raise InvalidResponseError(
+            "the server's completion has no choices: there is no text in it",
+            url=url,
+            model=sent_model,
+            body=answer.model_dump_json(),
+        )
+    choice = answer.choices[0]
     return CompletionResult(
-        text=choice.text if choice else "",
-        finish_reason=choice.finish_reason if choice else None,
+        text=choice.text,
+        finish_reason=choice.finish_reason,
         usage=answer.usage,
         model=answer.model,
         sent_model=sent_model,

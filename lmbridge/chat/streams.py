@@ -14,7 +14,7 @@ from lmbridge.chat.assemble import ChatAssembler
 from lmbridge.chat.results import ChatResult, MismatchWarnings, StreamEvent
 from lmbridge.chat.structured import ResponseFormat, finish_chat
 from lmbridge.chat.wire import CHAT_CHUNK, ChatChunk
-from lmbridge.transport.classify import error_from_response
+from lmbridge.transport.classify import embedded_status, error_from_response
 from lmbridge.transport.sse import ServerSentEvent
 
 __all__ = ["ChatStream", "in_stream_error"]
@@ -29,13 +29,7 @@ def in_stream_error(
 ) -> errors.LMBridgeError:
     """The typed error for an in-stream ``{"error": ...}``: the one its status would give."""
     payload = pydantic_core.to_json({"error": error})
-    status = None
-    if isinstance(error, dict):
-        for key in ("status", "code"):
-            value = error.get(key)
-            if isinstance(value, int) and 400 <= value < 600:
-                status = value
-                break
+    status = embedded_status(error)
     classified = error_from_response(status or 400, {}, payload, url=url, model=model)
     if status is not None or isinstance(classified, errors.ModelError):
         return classified

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -11,6 +10,7 @@ from pydantic import BaseModel, ValidationError
 
 from lmbridge.chat.results import ChatResult, MismatchWarnings
 from lmbridge.errors import StructuredOutputError
+from lmbridge.jsonparse import JSONParseError, parse_json
 
 __all__ = ["ResponseFormat", "finish_chat", "parse_structured", "response_format_body"]
 
@@ -55,9 +55,9 @@ def parse_structured(fmt: ResponseFormat, text: str, *, model: str | None, url: 
     candidate = _strip_fence(text)
     try:
         if isinstance(fmt, type) and issubclass(fmt, BaseModel):
-            return fmt.model_validate_json(candidate)
-        return json.loads(candidate)
-    except (ValidationError, ValueError) as exc:
+            return fmt.model_validate_json(candidate)  # pydantic limits nesting itself
+        return parse_json(candidate)
+    except (ValidationError, JSONParseError) as exc:
         first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise StructuredOutputError(
             f"the reply does not match the requested response_format: {first_line}",

@@ -7,6 +7,9 @@ both aged by one monotonic clock:
   request;
 - confirmations that a name is served by a loaded instance, which let the request path skip the
   listing altogether for ``confirm_ttl`` seconds.
+
+It also keeps the loads a cancelled caller abandoned (see :mod:`~lmbridge.lifecycle.loaders`):
+every listing that shows an instance of such a model ends its record, whoever asked for it.
 """
 
 from __future__ import annotations
@@ -64,6 +67,8 @@ class StateCache:
         self._reads: SingleFlight[Any] = SingleFlight()
         # (name, kind) -> (when confirmed, the identifier to send)
         self._confirmed: dict[tuple[str, RequestKind], tuple[float, str]] = {}
+        # model key -> until when a load its caller abandoned may still complete on the server
+        self._abandoned: dict[str, float] = {}
 
     @property
     def source(self) -> ListingSource | None:
@@ -77,6 +82,7 @@ class StateCache:
         current, listing = await self._read("listing", self._lister.fetch)
         if current:
             self._listing = (self._clock(), listing)
+        self._seen(listing.instances)
         return listing
 
     async def instances(self) -> list[LoadedInstance]:
@@ -89,7 +95,26 @@ class StateCache:
         current, instances = await self._read("ps", self._ps)
         if current:
             self._instances = (self._clock(), instances)
+        self._seen(instances)
         return instances
+
+    def abandon(self, key: str, until: float) -> None:
+        """Record that a load of ``key`` was abandoned and may complete until clock ``until``."""
+        self._abandoned[key] = until
+
+    def abandoned(self, key: str) -> float | None:
+        """Until when an abandoned load of ``key`` may still complete; ``None`` if none may
+        (there was none, it showed up in a listing, or its time is up)."""
+        until = self._abandoned.get(key)
+        if until is not None and until <= self._clock():
+            del self._abandoned[key]
+            return None
+        return until
+
+    def _seen(self, instances: list[LoadedInstance]) -> None:
+        if self._abandoned:
+            for instance in instances:
+                self._abandoned.pop(instance.model_key, None)
 
     def drop_listings(self) -> None:
         """Forget listings and statuses (after a load or unload changed them); keep confirmations."""

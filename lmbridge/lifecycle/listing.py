@@ -57,7 +57,8 @@ def _route_missing(exc: Exception) -> bool:
         return True
     if isinstance(exc, APIStatusError):
         return exc.status_code in _ROUTE_MISSING_STATUSES
-    # Old LM Studio answers unknown routes with 200 {"error": "Unexpected endpoint ..."}.
+    # An answer that is no listing (e.g. another server's page at this path): try the next
+    # source. (Old LM Studio's 200 {"error": "Unexpected endpoint ..."} is a NotFoundError now.)
     return isinstance(exc, InvalidResponseError)
 
 
@@ -89,6 +90,7 @@ class Lister:
             APIConnectionError: the server cannot be reached (never taken as "source missing").
             LmsError: ``lms`` failed while it was the source.
             NotFoundError: the server has none of the listing routes.
+            InvalidResponseError: none could be read, and one answered with a malformed listing.
         """
         if self.source is None:
             return await self._detect()
@@ -101,6 +103,7 @@ class Lister:
 
     async def _detect(self) -> Listing:
         last_missing: _SourceMissing | None = None
+        malformed: InvalidResponseError | None = None
         for source in SOURCES:
             if source == "lms" and not await self._lms_usable():
                 continue
@@ -108,9 +111,20 @@ class Lister:
                 listing = await self._read(source)
             except _SourceMissing as missing:
                 last_missing = missing
+                if isinstance(missing.__cause__, InvalidResponseError) and malformed is None:
+                    malformed = missing.__cause__
                 continue
             self.source = source
             return listing
+        if malformed is not None:
+            # Something answered, but not a listing anyone can read: "lists no models" would
+            # send the user looking for a wrong URL.
+            raise InvalidResponseError(
+                f"The server's model listing is malformed: {malformed.message}",
+                url=malformed.url,
+                status_code=malformed.status_code,
+                body=malformed.body,
+            ) from malformed
         cause = last_missing.__cause__ if last_missing is not None else None
         raise NotFoundError(
             "The server lists no models: it answers none of /api/v1/models, /api/v0/models and "

@@ -4,11 +4,19 @@
 are never auto-evicted. Then ``POST /api/v1/models/load`` (LM Studio 0.4+), then JIT: the smallest
 request that makes LM Studio load the model. Every method ends by finding the new instance in a
 fresh listing, because a load that "succeeded" may have been evicted at once.
+
+A REST or JIT load whose caller was cancelled (or timed out) is not cancelled on the server: LM
+Studio goes on loading. Such a load is remembered as *abandoned* until ``load_timeout`` after it
+started, and no load of that model starts meanwhile: the next caller watches the listing until
+the instance appears (and takes it) or the abandoned load's time is up. Otherwise the waiters of
+the cancelled load, or the next caller, would load a second instance (``key:2``).
 """
 
 from __future__ import annotations
 
 import re
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -40,6 +48,8 @@ __all__ = ["LoadOptions", "LoadSettings", "Loader"]
 _REST_LOAD = "/api/v1/models/load"
 _OUT_OF_MEMORY = re.compile(r"insufficient|requires approximately|out of memory", re.I)
 _REQUIRED_GB = re.compile(r"requires approximately\s+(\d+(?:\.\d+)?)\s*GB", re.I)
+_FIRST_POLL = 0.05  # seconds between listings while an abandoned load may still finish, doubling
+_LONGEST_POLL = 1.0
 _JIT_HINT = (
     "Install the `lms` CLI (it ships with LM Studio: run LM Studio once, or pass "
     "Bridge(lms_path=...)) so lmbridge can load models itself, or turn on JIT loading in LM Studio "
@@ -93,12 +103,21 @@ class Loader:
         cache: the listings to check before and after loading (dropped around every load).
         settings: ``load_timeout`` and ``default_ttl`` (the model manager, whose attributes they
             are).
+        clock: the monotonic clock that ages abandoned loads.
     """
 
-    def __init__(self, *, server: ServerAccess, cache: StateCache, settings: LoadSettings) -> None:
+    def __init__(
+        self,
+        *,
+        server: ServerAccess,
+        cache: StateCache,
+        settings: LoadSettings,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._server = server
         self._cache = cache
         self._settings = settings
+        self._clock = clock
         self._loads: SingleFlight[LoadedInstance] = SingleFlight()
 
     async def ensure(
@@ -131,6 +150,8 @@ class Loader:
         listing = await self._cache.listing()
         if listing.shows_state:
             found = _pick(listing.instances, model.key, resolved.identifier)
+            if found is None:
+                found = await self._abandoned_load(model.key, resolved.identifier)
             if found is not None:
                 return found
         # An explicit ttl skips the REST load (which takes none) for JIT (which carries it).
@@ -148,6 +169,21 @@ class Loader:
                 model=model.key,
             )
         return await self._load_with_jit(model, options)
+
+    async def _abandoned_load(self, key: str, wanted: str | None) -> LoadedInstance | None:
+        """The instance an abandoned load of ``key`` produced, watched for until its time is up;
+        ``None`` when there was no such load, or it did not produce one in time."""
+        wait = _FIRST_POLL
+        # None once its time is up (it failed, or never reached the server) or once a listing
+        # showed an instance of the model (the cache ends the record then).
+        while (deadline := self._cache.abandoned(key)) is not None:
+            await anyio.sleep(min(wait, max(deadline - self._clock(), 0.0)))
+            wait = min(wait * 2, _LONGEST_POLL)
+            self._cache.drop_listings()
+            found = _pick((await self._cache.listing()).instances, key, wanted)
+            if found is not None:
+                return found
+        return None
 
     def _ttl(self, options: LoadOptions) -> int | None:
         return options.ttl if options.ttl is not None else self._settings.default_ttl
@@ -232,12 +268,18 @@ class Loader:
         """POST a loading request within ``load_timeout``; a refusal becomes a typed load error."""
         url = self._server.rest.base_url.rstrip("/") + path
         timeout = self._settings.load_timeout
+        started = self._clock()
         try:
             with anyio.fail_after(timeout):
                 return await self._server.rest.post_json(
                     path, body, timeout=timeout, model=model.key
                 )
+        except anyio.get_cancelled_exc_class():
+            # The server may be loading it still: nobody loads it again until its time is up.
+            self._cache.abandon(model.key, started + timeout)
+            raise
         except (TimeoutError, APITimeoutError) as exc:
+            self._cache.abandon(model.key, self._clock() + timeout)  # may still finish: see above
             raise ModelNotLoadedError(
                 f"Loading {model.key!r} through {via} took longer than load_timeout="
                 f"{timeout:g} s; LM Studio may still finish it in the background.",

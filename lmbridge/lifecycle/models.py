@@ -23,9 +23,17 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Literal
 
 from lmbridge.display.progress import progress_display
-from lmbridge.errors import LMBridgeError, ModelError, ModelNotLoadedError, WrongModelTypeError
+from lmbridge.errors import (
+    InvalidResponseError,
+    LMBridgeError,
+    ModelError,
+    ModelNotLoadedError,
+    NotFoundError,
+    WrongModelTypeError,
+)
 from lmbridge.lifecycle.cache import StateCache
 from lmbridge.lifecycle.lms import ProgressCallback
+from lmbridge.lifecycle.lms.failures import check_cli_name, check_gpu, check_positive_int
 from lmbridge.lifecycle.loaders import Loader, LoadOptions
 from lmbridge.lifecycle.resolve import Resolver
 from lmbridge.lifecycle.server import ServerAccess
@@ -102,7 +110,7 @@ class ModelManager:
         # applies at once, without copies to keep in step.
         self._cache = StateCache(server=self._server, settings=self, clock=clock)
         self._resolver = Resolver(server=self._server)
-        self._loader = Loader(server=self._server, cache=self._cache, settings=self)
+        self._loader = Loader(server=self._server, cache=self._cache, settings=self, clock=clock)
         self._unloader = Unloader(server=self._server, cache=self._cache, resolver=self._resolver)
 
     # --- public API ----------------------------------------------------------------------------
@@ -182,8 +190,10 @@ class ModelManager:
 
         Concurrent calls for one model share one load and its result or exception; different
         models load in parallel. The options of the call that starts the load apply. If that
-        call is cancelled, its load is cancelled (``lms`` is terminated) and one of the other
-        callers starts it again.
+        call is cancelled, an ``lms`` load is cancelled (``lms`` is terminated) and one of the
+        other callers starts it again; a REST or JIT load cannot be called back (LM Studio
+        finishes it), so until ``load_timeout`` after it started nobody loads that model again:
+        the next caller waits for the instance to appear in the listing and returns it.
 
         Args:
             name: a key, identifier or unambiguous partial name.
@@ -205,7 +215,10 @@ class ModelManager:
             ModelNotLoadedError: a REST or JIT load failed or timed out, or JIT loading is off
                 and ``lms`` is unavailable (the hint says what to install or enable).
             LmsError: ``lms load`` failed otherwise.
+            LmsArgumentError: an option is invalid (whichever method would load), before
+                anything is sent.
         """
+        _check_load_options(name, ttl, context_length, gpu, identifier)
         listing = await self._cache.listing()
         resolved = await self._resolver.resolve(name, listing)
         options = LoadOptions(
@@ -282,7 +295,15 @@ class ModelManager:
             return confirmed
         if self._cache.source == "/v1/models":
             return model
-        listing = await self._cache.listing()
+        try:
+            listing = await self._cache.listing()
+        except (NotFoundError, InvalidResponseError):
+            if self.auto_load:
+                raise
+            # Nothing will be loaded, so nothing needs a listing: the server answers the request
+            # (and for confirm_ttl the listing is not asked for again).
+            unlisted = LoadedInstance(identifier=model, model_key=model)
+            return self._cache.confirm(model, kind, unlisted)
         if not listing.shows_state:
             return model
         resolved = await self._resolver.resolve(model, listing)
@@ -310,7 +331,12 @@ class ModelManager:
         """
         self._cache.forget(model)
         self._cache.drop_listings()
-        listing = await self._cache.listing()
+        try:
+            listing = await self._cache.listing()
+        except (NotFoundError, InvalidResponseError):
+            if self.auto_load:
+                raise
+            raise error from None  # no listing, and nothing to load: the server's answer stands
         try:
             resolved = await self._resolver.resolve(model, listing)
             _check_kind(model, resolved.model, kind)
@@ -360,6 +386,25 @@ class ModelManager:
             body=error.body,
             hint=" ".join(tips),
         )
+
+
+def _check_load_options(
+    name: str,
+    ttl: int | None,
+    context_length: int | None,
+    gpu: str | float | None,
+    identifier: str | None,
+) -> None:
+    """Refuse bad load options once, for every method: ``lms`` would refuse them, and the REST
+    API or JIT would be sent them as they are."""
+    if ttl is not None:
+        check_positive_int(ttl, "ttl", name)
+    if context_length is not None:
+        check_positive_int(context_length, "context_length", name)
+    if gpu is not None:
+        check_gpu(gpu, name)
+    if identifier is not None:
+        check_cli_name(identifier, "identifier")
 
 
 def _check_kind(name: str, model: ModelInfo, kind: RequestKind) -> None:

@@ -122,7 +122,10 @@ async def v1_models(context: SimContext, request: SimRequest, body: Any) -> SimR
 
 
 async def v1_load(context: SimContext, request: SimRequest, body: Any) -> SimResponse:
-    """``POST /api/v1/models/load``: ALWAYS a new instance (``key:2`` if already loaded), like ``lms``."""
+    """``POST /api/v1/models/load``: ALWAYS a new instance (``key:2`` if already loaded), like ``lms``.
+
+    A client that goes away does not cancel the load (as in LM Studio): it completes on time.
+    """
     name = body.get("model")
     if not isinstance(name, str) or not name:
         return error_response(SimError.bad_request("'model' field is required", param="model"))
@@ -141,16 +144,21 @@ async def v1_load(context: SimContext, request: SimRequest, body: Any) -> SimRes
                 },
             )
         )
-    context_length = body.get("context_length")
+    raw_length = body.get("context_length")
+    context_length = raw_length if isinstance(raw_length, int) else None
     delay = context.settings.load_delay
     if delay > 0:
-        await anyio.sleep(delay)
+        done_at = context.state.clock() + delay
+        try:
+            await anyio.sleep(delay)
+        except anyio.get_cancelled_exc_class():
+            # The client went away: LM Studio finishes the load all the same.
+            context.state.finish_later(
+                model.key, at=done_at, context_length=context_length, via="rest"
+            )
+            raise
     try:
-        inst = context.state.load(
-            model.key,
-            context_length=context_length if isinstance(context_length, int) else None,
-            via="rest",
-        )
+        inst = context.state.load(model.key, context_length=context_length, via="rest")
     except SimLoadError as exc:
         return error_response(SimError.load_failed(model.key, exc.message))
     return json_response(

@@ -62,11 +62,18 @@ def unknown_model_error(context: SimContext, name: str) -> SimError:
 
 
 async def _jit_load(context: SimContext, key: str, body: dict[str, Any]) -> SimInstance | SimError:
-    if context.settings.load_delay > 0:
-        await anyio.sleep(context.settings.load_delay)
     ttl = body.get("ttl")
     if not isinstance(ttl, (int, float)) or isinstance(ttl, bool) or ttl <= 0:
         ttl = context.settings.default_jit_ttl
+    delay = context.settings.load_delay
+    if delay > 0:
+        done_at = context.state.clock() + delay
+        try:
+            await anyio.sleep(delay)
+        except anyio.get_cancelled_exc_class():
+            # The client went away: LM Studio finishes the load all the same.
+            context.state.finish_later(key, at=done_at, ttl=ttl, via="jit")
+            raise
     try:
         return context.state.load(key, ttl=ttl, via="jit")
     except SimLoadError as exc:

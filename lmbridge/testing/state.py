@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -193,14 +194,44 @@ class SimState:
         self.memory_limit_bytes = memory_limit_bytes
         self.clock = clock
         self._instances: list[SimInstance] = []
+        # Loads whose requester went away: (when they complete, key, context_length, ttl, via).
+        self._abandoned: list[tuple[float, str, int | None, float | None, LoadVia]] = []
 
     # --- queries ---------------------------------------------------------------------------
 
     @property
     def instances(self) -> list[SimInstance]:
         """Loaded instances in load order (idle instances past their TTL are unloaded first)."""
+        self.settle()
         self.expire()
         return list(self._instances)
+
+    # --- loads the requester abandoned -------------------------------------------------------
+
+    def finish_later(
+        self,
+        key: str,
+        *,
+        at: float,
+        context_length: int | None = None,
+        ttl: float | None = None,
+        via: LoadVia,
+    ) -> None:
+        """Complete a load at clock time ``at`` although its requester went away.
+
+        LM Studio does this: a REST or JIT load whose HTTP client disconnects is not cancelled.
+        """
+        self._abandoned.append((at, key, context_length, ttl, via))
+
+    def settle(self) -> None:
+        """Complete the abandoned loads whose time has come (a failure is dropped, as LM Studio
+        only logs it)."""
+        now = self.clock()
+        due = [entry for entry in self._abandoned if entry[0] <= now]
+        self._abandoned = [entry for entry in self._abandoned if entry[0] > now]
+        for _, key, context_length, ttl, via in sorted(due, key=lambda entry: entry[0]):
+            with contextlib.suppress(SimLoadError):
+                self.load(key, context_length=context_length, ttl=ttl, via=via)
 
     def instance(self, identifier: str) -> SimInstance | None:
         """The loaded instance with exactly this identifier."""

@@ -8,15 +8,15 @@ versions answer in plain text. So classification looks at the status AND the tex
 from __future__ import annotations
 
 import difflib
-import json
 import re
 from collections.abc import Mapping
 from typing import Any
 
 from lmbridge import errors
+from lmbridge.jsonparse import JSONParseError, parse_json
 from lmbridge.transport.retry import parse_retry_after
 
-__all__ = ["error_from_response"]
+__all__ = ["embedded_status", "error_from_ok_answer", "error_from_response", "error_only"]
 
 _NOT_LOADED = re.compile(
     r"no models? (?:are )?loaded|not loaded|no (?:embedding )?models? (?:is )?loaded", re.I
@@ -29,6 +29,9 @@ _MODEL_NOT_FOUND = re.compile(
 _CONTEXT = re.compile(r"exceed_context_size|context (?:length|size|window)|n_ctx", re.I)
 _YOUR_MODELS = re.compile(r"your models:\s*(.*)", re.I | re.S)
 _LISTED_NAME = re.compile(r"^[\s\-*•]*([\w./:@-]+)\s*$")
+_UNKNOWN_ROUTE = re.compile(r"unexpected endpoint|unknown (?:route|endpoint)", re.I)
+# What a successful answer carries; an "error" beside none of them makes the answer an error.
+_PAYLOAD_KEYS = ("choices", "data", "output", "models")
 
 _STATUS_CLASSES: dict[int, type[errors.APIStatusError]] = {
     400: errors.BadRequestError,
@@ -45,8 +48,8 @@ def _decode(body: bytes) -> tuple[str, Mapping[str, Any]]:
     """The human message and the error object (empty when the body had none)."""
     text = body.decode("utf-8", errors="replace").strip()
     try:
-        parsed = json.loads(text) if text else None
-    except ValueError:
+        parsed = parse_json(text) if text else None
+    except JSONParseError:  # plain text, or JSON too deep to read: the text is the message
         return text, {}
     if isinstance(parsed, dict):
         err = parsed.get("error", parsed)
@@ -128,3 +131,62 @@ def error_from_response(
         body=body,
         retry_after=parse_retry_after(headers),
     )
+
+
+def error_only(body: bytes) -> object | None:
+    """The ``error`` of a 2xx answer that carries nothing else, or ``None``.
+
+    Some servers answer a failure with 200 and ``{"error": ...}`` (LM Studio's old "Unexpected
+    endpoint", a crashed model). Only bodies that mention ``"error"`` are parsed a second time.
+    """
+    if b'"error"' not in body:
+        return None
+    try:
+        parsed = parse_json(body)
+    except JSONParseError:
+        return None
+    if not isinstance(parsed, dict) or not parsed.get("error"):
+        return None
+    if any(parsed.get(key) for key in _PAYLOAD_KEYS):
+        return None
+    error: object = parsed["error"]
+    return error
+
+
+def embedded_status(error: object) -> int | None:
+    """An HTTP status an error object states about itself (``status`` or a numeric ``code``)."""
+    if isinstance(error, dict):
+        for key in ("status", "code"):
+            value = error.get(key)
+            if isinstance(value, int) and not isinstance(value, bool) and 400 <= value < 600:
+                return value
+    return None
+
+
+def error_from_ok_answer(
+    status: int, body: bytes, error: object, *, url: str | None, model: str | None
+) -> errors.LMBridgeError:
+    """The typed error for a 2xx answer whose body is only an error object.
+
+    It is classified as the error status it implies would be: the status the object states,
+    else 404 for an unknown route, else by its text (not loaded, unknown model, context...). An
+    error with nothing recognisable stays an :class:`~lmbridge.APIStatusError` with the real status.
+    """
+    message, _ = _decode(body)
+    implied = embedded_status(error)
+    if implied is None and _UNKNOWN_ROUTE.search(message):
+        implied = 404
+    classified = error_from_response(implied or 400, {}, body, url=url, model=model)
+    generic = type(classified) is errors.BadRequestError
+    if implied is None and generic and classified.hint == errors.BadRequestError.default_hint:
+        classified = errors.APIStatusError(
+            message or f"HTTP {status} with an error object",
+            status_code=status,
+            url=url,
+            model=model,
+            body=body,
+            hint="The server answered with only an error object (and a success status); its "
+            "log says why.",
+        )
+    classified.status_code = status  # what the server really sent
+    return classified

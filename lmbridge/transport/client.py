@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -13,12 +14,15 @@ import pydantic_core
 from pydantic import BaseModel
 
 from lmbridge import errors
-from lmbridge.transport.classify import error_from_response
+from lmbridge.jsonparse import JSONParseError, parse_json
+from lmbridge.transport.bodies import not_an_event_stream, read_body
+from lmbridge.transport.classify import error_from_ok_answer, error_from_response, error_only
 from lmbridge.transport.loops import LoopWatch
 from lmbridge.transport.retry import RETRYABLE_STATUSES, RetryPolicy
 from lmbridge.transport.sse import ServerSentEvent, SSEDecoder
 
 __all__ = [
+    "DEFAULT_MAX_BODY_BYTES",
     "DEFAULT_TIMEOUT",
     "HTTPTransport",
     "TimeoutArg",
@@ -29,6 +33,10 @@ __all__ = [
 
 #: Connect quickly or fail; wait long for the next byte, since local generation can be slow.
 DEFAULT_TIMEOUT = httpx.Timeout(connect=5.0, read=600.0, write=60.0, pool=None)
+
+#: The largest non-streamed answer read (32 MiB): far above any completion or listing, far below
+#: what would hurt. Streams are bounded per event instead (see the SSE decoder).
+DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024
 
 TimeoutArg = float | httpx.Timeout | None
 """Seconds (the read timeout: the longest wait for the next byte) or an ``httpx.Timeout``."""
@@ -71,20 +79,29 @@ def decode_body(response: httpx.Response, into: type[B] | None, *, model: str | 
     """The response's JSON, validated straight from the bytes into ``into`` when given.
 
     Raises:
-        InvalidResponseError: the body is not JSON, or not of the expected shape.
+        APIStatusError: the answer (2xx) holds only an error object: it is classified as the
+            error status it implies (e.g. :class:`~lmbridge.ModelNotLoadedError`).
+        InvalidResponseError: the body is not JSON (nesting too deep included), or not of the
+            expected shape.
     """
+    content = response.content
+    url = str(response.request.url)
+    error = error_only(content)
+    if error is not None:
+        raise error_from_ok_answer(response.status_code, content, error, url=url, model=model)
     try:
         if into is None:
-            return pydantic_core.from_json(response.content)
-        return into.model_validate_json(response.content)
-    except ValueError as exc:
+            return parse_json(content)
+        # pydantic's own JSON parser limits nesting too: a deep body is a ValidationError.
+        return into.model_validate_json(content)
+    except (JSONParseError, ValueError) as exc:
         what = "JSON" if into is None else f"a valid {into.__name__}"
         raise errors.InvalidResponseError(
             f"the server's answer is not {what}: {str(exc).splitlines()[0]}",
-            url=str(response.request.url),
+            url=url,
             model=model,
             status_code=response.status_code,
-            body=response.content,
+            body=content,
         ) from exc
 
 
@@ -109,25 +126,6 @@ def _timeout_error(
     )
 
 
-async def _read_body(response: httpx.Response, model: str | None) -> bytes:
-    """Read the whole body; a failure part way is typed and never retried."""
-    url = str(response.request.url)
-    try:
-        return await response.aread()
-    except httpx.TimeoutException as exc:
-        raise errors.ReadTimeoutError(
-            "the server stopped sending in the middle of its answer", url=url, model=model
-        ) from exc
-    except httpx.TransportError as exc:
-        raise errors.APIConnectionError(
-            f"the connection broke while reading the answer ({type(exc).__name__}: {exc})",
-            url=url,
-            model=model,
-            hint="The server may have crashed or unloaded the model mid-answer; its log says "
-            "why. The request is not sent again automatically: it may have run.",
-        ) from exc
-
-
 class HTTPTransport:
     """Sends requests to one server, retrying what is safe to retry, raising typed errors.
 
@@ -136,11 +134,14 @@ class HTTPTransport:
 
     Args:
         base_url: the server's root URL (see :func:`normalize_base_url`).
-        api_token: sent as ``Authorization: Bearer ...``; never shown in reprs or errors.
+        api_token: sent as ``Authorization: Bearer ...``; never shown in reprs or errors (it is
+            registered for redaction: a server that echoes it gets it replaced by ``***``).
         timeout: the default timeouts.
         retry: the retry policy.
         http_client: an ``httpx.AsyncClient`` to use as-is (it is not closed by :meth:`aclose`).
         transport: an ``httpx`` transport for the client lmbridge creates (e.g. the simulator's).
+        max_body_bytes: the largest non-streamed body read; a longer one raises
+            :class:`~lmbridge.ResponseTooLargeError` (``None``: :data:`DEFAULT_MAX_BODY_BYTES`).
     """
 
     def __init__(
@@ -153,13 +154,32 @@ class HTTPTransport:
         http_client: httpx.AsyncClient | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         limits: httpx.Limits | None = None,
+        max_body_bytes: int | None = None,
     ) -> None:
-        self.base_url = normalize_base_url(base_url)
+        if max_body_bytes is None:
+            max_body_bytes = DEFAULT_MAX_BODY_BYTES
+        if isinstance(max_body_bytes, bool) or not isinstance(max_body_bytes, int):
+            raise TypeError(f"max_body_bytes must be an int, not {type(max_body_bytes).__name__}")
+        if max_body_bytes < 1:
+            raise ValueError(f"max_body_bytes must be at least 1, not {max_body_bytes}")
+        url = httpx.URL(normalize_base_url(base_url))
+        # A user and password in the URL go into Basic auth (as httpx would send them) and out
+        # of the URL, which errors, reprs and httpx's own request log all show.
+        self._auth: httpx.Auth | httpx._client.UseClientDefault = httpx.USE_CLIENT_DEFAULT
+        if url.userinfo:
+            self._auth = httpx.BasicAuth(url.username, url.password)
+            # A server may echo the password, or the header that carries it: redact both.
+            credentials = f"{url.username}:{url.password}".encode()
+            errors.register_secret(url.password)
+            errors.register_secret(base64.b64encode(credentials).decode())
+        self.base_url = str(url.copy_with(userinfo=b"")) if url.userinfo else str(url)
+        self.max_body_bytes = max_body_bytes
         self.timeout = timeout
         self.retry = retry or RetryPolicy()
         self._headers = {"Accept": "application/json", "Content-Type": "application/json"}
         if api_token:
             self._headers["Authorization"] = f"Bearer {api_token}"
+            errors.register_secret(api_token)
         self._owns_client = http_client is None
         self._closed = False
         self._limits = limits or httpx.Limits(max_connections=100, max_keepalive_connections=32)
@@ -265,6 +285,10 @@ class HTTPTransport:
         connection to the pool (or discards it, if the body was not read to the end).
         """
         async with self._send("POST", path, body, model, timeout, max_retries, stream=True) as r:
+            if r.headers.get("content-type", "").startswith("application/json"):
+                # Known before the body: raised here, so a "not loaded" is healed like any other.
+                content = await read_body(r, model, self.max_body_bytes)
+                raise not_an_event_stream(r, content, model)
             yield self._events(r, model)
 
     async def _events(
@@ -272,9 +296,18 @@ class HTTPTransport:
     ) -> AsyncIterator[list[ServerSentEvent]]:
         decoder = SSEDecoder()
         url = str(response.request.url)
+        # The body while no event came (up to the cap): without a content type, a JSON document
+        # sent instead of events is only recognised at its end.
+        kept: list[bytes] | None = []
+        kept_size = 0
         try:
             async for chunk in response.aiter_bytes():
                 events = decoder.feed(chunk)
+                if kept is not None:
+                    kept_size += len(chunk)
+                    kept = None if events or kept_size > self.max_body_bytes else kept
+                    if kept is not None:
+                        kept.append(chunk)
                 if events:
                     yield events
         except httpx.TimeoutException as exc:
@@ -290,6 +323,8 @@ class HTTPTransport:
         events = decoder.flush()
         if events:
             yield events
+        elif kept and b"".join(kept).lstrip().startswith(b"{"):
+            raise not_an_event_stream(response, b"".join(kept), model)
 
     @asynccontextmanager
     async def _send(
@@ -318,7 +353,7 @@ class HTTPTransport:
             failure: errors.LMBridgeError
             server_wait: float | None = None
             try:
-                response = await self._client.send(request, stream=True)
+                response = await self._client.send(request, stream=True, auth=self._auth)
             except httpx.ConnectTimeout as exc:
                 failure = errors.ConnectTimeoutError(
                     f"could not connect to {self.base_url} in time", url=url, model=model
@@ -356,10 +391,10 @@ class HTTPTransport:
                 try:
                     if response.status_code < 400:
                         if not stream:
-                            await _read_body(response, model)
+                            await read_body(response, model, self.max_body_bytes)
                         yield response
                         return
-                    content = await _read_body(response, model)
+                    content = await read_body(response, model, self.max_body_bytes)
                 finally:
                     with anyio.CancelScope(shield=True):
                         await response.aclose()

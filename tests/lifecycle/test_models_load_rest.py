@@ -176,7 +176,9 @@ async def test_rest_load_timeout_names_the_model(make_manager: MakeManager) -> N
     assert caught.value.model == QWEN
 
 
-async def test_a_cancelled_loader_hands_over_to_a_waiter(make_manager: MakeManager) -> None:
+async def test_a_waiter_takes_over_a_cancelled_rest_load_without_loading_again(
+    make_manager: MakeManager,
+) -> None:
     sim = SimulatedLMStudio(load_delay=0.3)
     manager = make_manager(sim)
     waiter_result: list[LoadedInstance] = []
@@ -199,9 +201,10 @@ async def test_a_cancelled_loader_hands_over_to_a_waiter(make_manager: MakeManag
         leader.cancel()
 
     assert leader.cancelled_caught
-    # The waiter did not fail with the leader's cancellation: it loaded the model itself.
+    # The waiter did not fail with the leader's cancellation, and did not load a second
+    # instance: LM Studio finished the abandoned load, and the waiter took that instance.
     assert [i.identifier for i in waiter_result] == [QWEN]
-    assert len(requests_to(sim, "POST", LOAD)) == 2
+    assert len(requests_to(sim, "POST", LOAD)) == 1
     assert loaded_ids(sim) == [QWEN]
 
 

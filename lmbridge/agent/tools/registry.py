@@ -259,6 +259,10 @@ class ToolRegistry:
             ``text`` tells the model what went wrong and ``error_kind`` says which it was.
         """
         entry = self._lookup(call.name)
+        if entry is None and call.error is not None and not call.name.strip():
+            # Nothing of the call could be read, not even its name: say why.
+            message = f"The tool call could not be read: {call.error}. " + self._available()
+            return self._cap(ToolOutcome.from_error(message, kind="invalid_arguments"))
         if entry is None:
             return self._cap(
                 ToolOutcome.from_error(self._unknown_message(call.name), kind="unknown_tool")
@@ -272,10 +276,13 @@ class ToolRegistry:
         return self._cap(await self._invoke(entry, call.arguments, timeout))
 
     def _unknown_message(self, name: str) -> str:
+        return f"Unknown tool '{_short(name, 100)}'. " + self._available()
+
+    def _available(self) -> str:
         shown = self.names[:_MAX_LISTED_NAMES]
         more = len(self) - len(shown)
         listing = ", ".join(shown) + (f" and {more} more" if more > 0 else "")
-        return f"Unknown tool '{_short(name, 100)}'. Available tools: {listing or 'none'}."
+        return f"Available tools: {listing or 'none'}."
 
     async def _invoke(
         self, entry: RegisteredTool, arguments: dict[str, Any], timeout: float | None

@@ -7,10 +7,10 @@ Nothing here parses the human tables.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Literal
 
+from lmbridge.jsonparse import JSONParseError, decode_prefix
 from lmbridge.lifecycle.lms.types import LmsLoadOutcome
 
 __all__ = [
@@ -50,13 +50,12 @@ def find_json(text: str, kind: Literal["array", "object"]) -> str | None:
     """
     clean = strip_ansi(text)
     opener = "[" if kind == "array" else "{"
-    decoder = json.JSONDecoder()
     first: str | None = None
     start = clean.find(opener)
     while start != -1:
         try:
-            _, end = decoder.raw_decode(clean, start)
-        except ValueError:
+            _, end = decode_prefix(clean, start)
+        except JSONParseError:  # a log line, broken JSON, or nesting too deep
             pass
         else:
             candidate = clean[start:end]

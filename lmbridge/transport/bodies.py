@@ -1,0 +1,81 @@
+"""Reading a body within the cap, and what a body that is not what was asked for means."""
+
+from __future__ import annotations
+
+import httpx
+
+from lmbridge import errors
+from lmbridge.transport.classify import error_from_ok_answer, error_only
+
+__all__ = ["not_an_event_stream", "read_body", "too_large"]
+
+
+def too_large(
+    response: httpx.Response, limit: int, model: str | None, start: bytes = b""
+) -> errors.ResponseTooLargeError:
+    """The error for a body past ``limit``; ``start`` is what was read, for the excerpt."""
+    return errors.ResponseTooLargeError(
+        f"the server's answer is larger than max_body_bytes={limit}; reading stopped there",
+        limit=limit,
+        url=str(response.request.url),
+        model=model,
+        status_code=response.status_code,
+        body=start,
+    )
+
+
+async def read_body(response: httpx.Response, model: str | None, limit: int) -> bytes:
+    """Read the whole body, at most ``limit`` bytes; a failure part way is typed, never retried.
+
+    A body that keeps coming never trips the read timeout (bytes keep arriving), so the cap is
+    what ends it: memory never grows past ``limit``.
+    """
+    url = str(response.request.url)
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise too_large(response, limit, model)
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        async for chunk in response.aiter_bytes():  # decoded: a gzip bomb is capped too
+            size += len(chunk)
+            if size > limit:
+                raise too_large(response, limit, model, b"".join(chunks)[:4096])
+            chunks.append(chunk)
+    except httpx.TimeoutException as exc:
+        raise errors.ReadTimeoutError(
+            "the server stopped sending in the middle of its answer", url=url, model=model
+        ) from exc
+    except httpx.TransportError as exc:
+        raise errors.APIConnectionError(
+            f"the connection broke while reading the answer ({type(exc).__name__}: {exc})",
+            url=url,
+            model=model,
+            hint="The server may have crashed or unloaded the model mid-answer; its log says "
+            "why. The request is not sent again automatically: it may have run.",
+        ) from exc
+    content = b"".join(chunks)
+    # httpx keeps a read body here; decode_body() and callers read it as response.content.
+    response._content = content
+    return content
+
+
+def not_an_event_stream(
+    response: httpx.Response, content: bytes, model: str | None
+) -> errors.LMBridgeError:
+    """The error for a stream request answered with a JSON document instead of events.
+
+    A document holding only an error is that error (classified like an error status); anything
+    else is an :class:`~lmbridge.InvalidResponseError` that keeps the body.
+    """
+    url = str(response.request.url)
+    error = error_only(content)
+    if error is not None:
+        return error_from_ok_answer(response.status_code, content, error, url=url, model=model)
+    return errors.InvalidResponseError(
+        "the server answered a stream request with a JSON document, not an event stream",
+        url=url,
+        model=model,
+        status_code=response.status_code,
+        body=content,
+    )
