@@ -34,12 +34,12 @@ _EXPORTS: dict[str, str] = {
     "ResponseResult": "lmbridge.chat.results",
     "ToolCall": "lmbridge.chat.results",
     "Usage": "lmbridge.chat.results",
-    "StreamEvent": "lmbridge.chat.results",
-    "TextDelta": "lmbridge.chat.results",
-    "ReasoningDelta": "lmbridge.chat.results",
-    "ToolCallDelta": "lmbridge.chat.results",
-    "ToolCallReady": "lmbridge.chat.results",
-    "UsageReport": "lmbridge.chat.results",
+    "StreamEvent": "lmbridge.chat.events",
+    "TextDelta": "lmbridge.chat.events",
+    "ReasoningDelta": "lmbridge.chat.events",
+    "ToolCallDelta": "lmbridge.chat.events",
+    "ToolCallReady": "lmbridge.chat.events",
+    "UsageReport": "lmbridge.chat.events",
     "ChatStream": "lmbridge.chat.streams",
     "ChatOptions": "lmbridge.chat.requests",
     "SamplingOptions": "lmbridge.chat.requests",
@@ -159,6 +159,14 @@ if TYPE_CHECKING:
     from lmbridge.bridge import (
         Bridge as Bridge,
     )
+    from lmbridge.chat.events import (
+        ReasoningDelta as ReasoningDelta,
+        StreamEvent as StreamEvent,
+        TextDelta as TextDelta,
+        ToolCallDelta as ToolCallDelta,
+        ToolCallReady as ToolCallReady,
+        UsageReport as UsageReport,
+    )
     from lmbridge.chat.requests import (
         ChatOptions as ChatOptions,
         Message as Message,
@@ -169,15 +177,9 @@ if TYPE_CHECKING:
         ChatResult as ChatResult,
         CompletionResult as CompletionResult,
         EmbeddingResult as EmbeddingResult,
-        ReasoningDelta as ReasoningDelta,
         ResponseResult as ResponseResult,
-        StreamEvent as StreamEvent,
-        TextDelta as TextDelta,
         ToolCall as ToolCall,
-        ToolCallDelta as ToolCallDelta,
-        ToolCallReady as ToolCallReady,
         Usage as Usage,
-        UsageReport as UsageReport,
     )
     from lmbridge.chat.streams import (
         ChatStream as ChatStream,

@@ -12,7 +12,7 @@ import httpx
 from pydantic import BaseModel
 
 from lmbridge.bridge import Bridge
-from lmbridge.chat.results import ReasoningDelta, TextDelta
+from lmbridge.chat.events import ReasoningDelta, TextDelta
 from lmbridge.errors import LMBridgeError
 from lmbridge.lifecycle.types import ModelInfo
 from lmbridge.terminal import ReplyPrinter, Style, wants_color

@@ -28,8 +28,9 @@ from lmbridge.agent.result import AgentResult, StopReason, ToolCallRecord
 from lmbridge.agent.tools.base import ToolOutcome
 from lmbridge.agent.tools.registry import ToolRegistry
 from lmbridge.chat.assemble import make_tool_call
+from lmbridge.chat.events import ReasoningDelta, TextDelta
 from lmbridge.chat.requests import MessagesArg, normalize_messages
-from lmbridge.chat.results import ChatResult, ReasoningDelta, TextDelta, ToolCall
+from lmbridge.chat.results import ChatResult, ToolCall
 from lmbridge.chat.wire import Usage
 
 if TYPE_CHECKING:

@@ -12,16 +12,15 @@ from collections.abc import Mapping
 from typing import Any
 
 from lmbridge import errors
-from lmbridge.chat.results import (
-    ChatResult,
+from lmbridge.chat.events import (
     ReasoningDelta,
     StreamEvent,
     TextDelta,
-    ToolCall,
     ToolCallDelta,
     ToolCallReady,
     UsageReport,
 )
+from lmbridge.chat.results import ChatResult, ToolCall
 from lmbridge.chat.wire import (
     ChatChunk,
     ChatCompletion,

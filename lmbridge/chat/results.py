@@ -8,7 +8,7 @@ import struct
 import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Generic, TypeVar
 
 from lmbridge.chat.wire import (
     ChatCompletion,
@@ -26,15 +26,9 @@ __all__ = [
     "CompletionResult",
     "EmbeddingResult",
     "MismatchWarnings",
-    "ReasoningDelta",
     "ResponseResult",
-    "StreamEvent",
-    "TextDelta",
     "ToolCall",
-    "ToolCallDelta",
-    "ToolCallReady",
     "Usage",
-    "UsageReport",
     "completion_result",
     "embedding_result",
 ]
@@ -288,56 +282,6 @@ class ResponseResult(_ModelNames):
             preformatted("text", self.text),
             _calls_grid(self.tool_calls),
         )
-
-
-# --- stream events ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class TextDelta:
-    """A piece of the reply's text."""
-
-    text: str
-    type: Literal["text"] = "text"
-
-
-@dataclass(frozen=True, slots=True)
-class ReasoningDelta:
-    """A piece of the model's reasoning."""
-
-    text: str
-    type: Literal["reasoning"] = "reasoning"
-
-
-@dataclass(frozen=True, slots=True)
-class ToolCallDelta:
-    """A piece of a tool call as it streams: ``name`` arrives first, then argument fragments."""
-
-    index: int
-    id: str | None
-    name: str | None
-    arguments: str
-    type: Literal["tool_call_delta"] = "tool_call_delta"
-
-
-@dataclass(frozen=True, slots=True)
-class ToolCallReady:
-    """A tool call, complete, once the stream has finished it."""
-
-    call: ToolCall
-    type: Literal["tool_call"] = "tool_call"
-
-
-@dataclass(frozen=True, slots=True)
-class UsageReport:
-    """Token usage, sent by the server at the end of a stream."""
-
-    usage: Usage
-    type: Literal["usage"] = "usage"
-
-
-StreamEvent = TextDelta | ReasoningDelta | ToolCallDelta | ToolCallReady | UsageReport
-"""Any event a chat stream yields; switch on ``event.type`` or ``isinstance``."""
 
 
 def model_differs(requested: str, answered: str | None) -> bool:

@@ -11,7 +11,8 @@ from pydantic import ValidationError
 
 from lmbridge import errors
 from lmbridge.chat.assemble import ChatAssembler
-from lmbridge.chat.results import ChatResult, MismatchWarnings, StreamEvent
+from lmbridge.chat.events import StreamEvent
+from lmbridge.chat.results import ChatResult, MismatchWarnings
 from lmbridge.chat.structured import ResponseFormat, finish_chat
 from lmbridge.chat.wire import CHAT_CHUNK, ChatChunk
 from lmbridge.transport.classify import embedded_status, error_from_response

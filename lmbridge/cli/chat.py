@@ -13,7 +13,7 @@ import anyio
 import anyio.to_thread
 
 from lmbridge.bridge import Bridge
-from lmbridge.chat.results import ReasoningDelta, TextDelta
+from lmbridge.chat.events import ReasoningDelta, TextDelta
 from lmbridge.cli.output import Output
 from lmbridge.cli.parser import UsageError
 from lmbridge.terminal import ReplyPrinter, is_terminal
