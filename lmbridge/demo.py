@@ -21,7 +21,6 @@ from lmbridge.transport.client import normalize_base_url
 __all__ = ["main"]
 
 CHAT_MODELS = ("qwen/qwen3-4b", "google/gemma-3-4b", "openai/gpt-oss-20b")
-DOCS_URL = "https://github.com/lmbridge/lmbridge/blob/main/docs"
 
 
 class City(BaseModel):
@@ -194,8 +193,8 @@ def next_steps(tour: Tour) -> None:
     tour.say("\n" + tour.style.bold("Next steps"))
     tour.say("   - The short tour in README.md: the same calls, as code to copy.")
     tour.say(
-        f"   - The docs, starting at {DOCS_URL}/getting-started.md (or `mkdocs serve` in a "
-        "checkout); the command line: `lmbridge --help`."
+        "   - The docs, starting at docs/getting-started.md in the repository (`mkdocs serve` "
+        "shows them as a site); the command line: `lmbridge --help`."
     )
     tour.say(
         "   - Tests without a GPU: lmbridge.testing.SimulatedLMStudio in-process, or "
