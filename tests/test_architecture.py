@@ -25,13 +25,19 @@ ROOT = Path(__file__).resolve().parent.parent / "lmbridge"
 ALLOWED: dict[str, set[str]] = {
     "errors": set(),
     "display": set(),
-    "transport": {"errors"},
-    "chat": {"errors", "transport", "display"},
-    "lifecycle": {"errors", "display"},
-    "agent": {"errors", "chat", "display"},
+    # Events, timings and the usage report sit beside errors: transport, lifecycle, chat and the
+    # agent all emit them. OpenTelemetry (telemetry/) is an events consumer the Bridge plugs in.
+    "events": set(),
+    "telemetry": {"events"},
+    "transport": {"errors", "events"},
+    "chat": {"errors", "transport", "display", "events"},
+    "lifecycle": {"errors", "display", "events"},
+    "agent": {"errors", "chat", "display", "events"},
     "mcp_config": {"errors"},
-    "bridge": {"errors", "transport", "chat", "lifecycle", "agent"},
-    "sync": {"errors", "transport", "chat", "lifecycle", "agent", "bridge"},
+    # The model call path (the guard, observed) below the Bridge, on what the Bridge builds.
+    "calls": {"errors", "transport", "chat", "lifecycle", "events"},
+    "bridge": {"errors", "transport", "chat", "lifecycle", "agent", "events", "telemetry", "calls"},
+    "sync": {"errors", "transport", "chat", "lifecycle", "agent", "bridge", "events"},
     "terminal": set(),
     "demo": {"errors", "transport", "chat", "lifecycle", "bridge", "terminal", "testing"},
     # The MCP server sits on top, beside the demo: it serves the whole library to MCP hosts.
@@ -58,6 +64,7 @@ ALLOWED: dict[str, set[str]] = {
     },
     "__main__": {"cli"},
     "__init__": {
+        "events",
         "errors",
         "transport",
         "chat",

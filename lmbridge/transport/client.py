@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar, overload
@@ -13,8 +14,10 @@ import pydantic_core
 from pydantic import BaseModel
 
 from lmbridge import errors
+from lmbridge.events import EventEmitter
 from lmbridge.transport.classify import error_from_response
 from lmbridge.transport.loops import LoopWatch
+from lmbridge.transport.observe import log_exchange, retry_event
 from lmbridge.transport.retry import RETRYABLE_STATUSES, RetryPolicy
 from lmbridge.transport.sse import ServerSentEvent, SSEDecoder
 
@@ -141,6 +144,7 @@ class HTTPTransport:
         retry: the retry policy.
         http_client: an ``httpx.AsyncClient`` to use as-is (it is not closed by :meth:`aclose`).
         transport: an ``httpx`` transport for the client lmbridge creates (e.g. the simulator's).
+        events: where retries are reported (a silent emitter when not given).
     """
 
     def __init__(
@@ -153,7 +157,9 @@ class HTTPTransport:
         http_client: httpx.AsyncClient | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         limits: httpx.Limits | None = None,
+        events: EventEmitter | None = None,
     ) -> None:
+        self.events = events or EventEmitter()
         self.base_url = normalize_base_url(base_url)
         self.timeout = timeout
         self.retry = retry or RetryPolicy()
@@ -314,9 +320,13 @@ class HTTPTransport:
         waits = self.retry.backoff_waits()
         request = self._build(method, path, body, timeout)
         url = str(request.url)
+        attempt = 0
         while True:
             failure: errors.LMBridgeError
             server_wait: float | None = None
+            attempt += 1
+            began = time.perf_counter()
+            answer: httpx.Response | None = None
             try:
                 response = await self._client.send(request, stream=True)
             except httpx.ConnectTimeout as exc:
@@ -353,6 +363,7 @@ class HTTPTransport:
                     model=model,
                 ) from exc
             else:
+                answer = response
                 try:
                     if response.status_code < 400:
                         if not stream:
@@ -363,6 +374,7 @@ class HTTPTransport:
                 finally:
                     with anyio.CancelScope(shield=True):
                         await response.aclose()
+                    log_exchange(request, path, answer, began)
                 failure = error_from_response(
                     response.status_code, response.headers, content, url=url, model=model
                 )
@@ -370,9 +382,17 @@ class HTTPTransport:
                 if response.status_code not in RETRYABLE_STATUSES:
                     raise failure
                 server_wait = self.retry.server_wait(response.headers)
+            if answer is None:
+                log_exchange(request, path, None, began)
             if retries_left <= 0:
                 if failure is cause:
                     raise failure
                 raise failure from cause
             retries_left -= 1
-            await self.retry.sleep(server_wait if server_wait is not None else next(waits))
+            wait = server_wait if server_wait is not None else next(waits)
+            await self.events.emit(
+                retry_event(
+                    failure, method=method, path=path, model=model, attempt=attempt, wait=wait
+                )
+            )
+            await self.retry.sleep(wait)
