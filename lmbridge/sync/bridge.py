@@ -91,10 +91,13 @@ class SyncBridge(Proxy[Bridge]):
     run_agent = blocking(Bridge.run_agent)
     stream_agent = blocking_stream(Bridge.stream_agent)
 
-    @functools.wraps(Bridge.usage)
     def usage(self) -> Mapping[str, ModelUsage]:
         # No I/O: read here, in the caller's thread (the tally is guarded by a lock).
         return self._target.usage()
+
+    # The twin's docstring and __wrapped__, as blocking() gives the others (functools.wraps as a
+    # decorator would hide from type checkers that this is a method).
+    functools.update_wrapper(usage, Bridge.usage)
 
     @property
     def base_url(self) -> str:
