@@ -92,8 +92,10 @@ class Bridge:
         listing_ttl: how long (s) a model listing is cached.
         warn_on_model_mismatch: warn (:class:`~lmbridge.ModelMismatchWarning`) when the server
             answers with another model than the one asked for.
-        event_hooks, instrument, log_content: hooks called with every event; OpenTelemetry
-            spans and metrics; prompt text allowed in logs. See the Observability page.
+        event_hooks: functions (sync or async) called with every :data:`~lmbridge.Event`; one
+            that raises is logged, never fatal. See the Observability docs page.
+        instrument: OpenTelemetry spans and metrics (GenAI conventions; the ``otel`` extra).
+        log_content: let prompt and reply text into DEBUG logs and spans (off: never).
     """
 
     def __init__(
