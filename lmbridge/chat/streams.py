@@ -218,6 +218,9 @@ class ChatStream(Generic[T]):
 
     async def aclose(self) -> None:
         """Stop reading; the response is closed by the enclosing ``async with``."""
+        if self._observer is not None and self._result is None and self._complete:
+            # Read to its end without result(): the observer still learns the usage and timing.
+            self._observer.answered(self._assembler.result())
         self._ended = True
         aclose = getattr(self._source, "aclose", None)
         if aclose is not None:

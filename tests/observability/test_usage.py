@@ -50,3 +50,16 @@ async def test_usage_is_per_bridge() -> None:
         await one.chat(QWEN, "hi")
         assert one.usage()[QWEN].calls == 1
         assert two.usage() == {}
+
+
+async def test_a_stream_read_without_result_still_counts_its_tokens() -> None:
+    sim = SimulatedLMStudio(loaded=[QWEN])
+    sim.script(QWEN, Reply("a few streamed words"))
+    async with Bridge(transport=sim.transport()) as bridge:
+        async with bridge.stream(QWEN, "hi") as stream:
+            async for _ in stream:
+                pass
+        usage = bridge.usage()[QWEN]
+    assert usage.calls == 1 and usage.errors == 0
+    assert usage.completion_tokens > 0
+    assert usage.mean_time_to_first_token is not None
