@@ -109,7 +109,8 @@ class CallObserver:
         """``result`` with its ``timing`` (see :meth:`answered`)."""
         return timed(result, self.answered(result))
 
-    def _finished(self, error: BaseException | None) -> RequestFinished:
+    def finished_event(self, error: BaseException | None) -> RequestFinished:
+        """The ``request_finished`` event: the call ended with ``error``, or as recorded."""
         error = error or self._error
         result = self._result
         prompt, completion = _tokens(result)
@@ -131,7 +132,8 @@ class CallObserver:
             finish_reasons=_reasons(result),
         )
 
-    def _annotate(self, event: RequestFinished, prompt: object) -> None:
+    def annotate(self, event: RequestFinished, prompt: object) -> None:
+        """Put what the call came to on its span (and, if opted in, its content in the log)."""
         if self.span is not None:
             self.span.set(
                 {
@@ -213,10 +215,10 @@ async def observe_call(
         try:
             yield call
         except BaseException as exc:
-            finished = call._finished(exc)
+            finished = call.finished_event(exc)
             with anyio.CancelScope(shield=True):
                 await events.emit(finished)
             raise
-        finished = call._finished(None)
-        call._annotate(finished, prompt)
+        finished = call.finished_event(None)
+        call.annotate(finished, prompt)
         await events.emit(finished)

@@ -48,6 +48,7 @@ async def test_no_prompt_reply_or_token_in_any_record_at_any_level(
     sim = SimulatedLMStudio(jit=False)
     sim.responder(QWEN, lambda body: Reply(f"echo {SECRET}"))
     caplog.set_level(logging.DEBUG)  # every logger, every level
+    caplog.set_level(logging.DEBUG, logger="lmbridge")  # whatever an earlier test set it to
     async with Bridge(
         transport=sim.transport(),
         lms_path=no_lms(tmp_path),
