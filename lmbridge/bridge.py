@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
@@ -12,8 +12,9 @@ import httpx
 from pydantic import BaseModel
 from typing_extensions import Unpack
 
-from lmbridge import errors
+from lmbridge.calls import ModelCalls
 from lmbridge.chat.assemble import result_from_completion
+from lmbridge.chat.observed import observe_call, timed
 from lmbridge.chat.requests import (
     ChatOptions,
     MessagesArg,
@@ -36,15 +37,16 @@ from lmbridge.chat.results import (
 from lmbridge.chat.streams import ChatStream
 from lmbridge.chat.structured import ResponseFormat, finish_chat
 from lmbridge.chat.wire import ChatCompletion, EmbeddingResponse, ResponseObject, TextCompletion
+from lmbridge.events import EventEmitter, Hook, ModelUsage, UsageTracker
 from lmbridge.lifecycle.lms import LmsCli
 from lmbridge.lifecycle.models import ModelManager
-from lmbridge.lifecycle.types import RequestKind
+from lmbridge.telemetry import otel_tracer
 from lmbridge.transport.client import (
     DEFAULT_TIMEOUT,
     HTTPTransport,
     TimeoutArg,
-    decode_body,
     merge_timeout,
+    normalize_base_url,
 )
 from lmbridge.transport.retry import RetryPolicy
 
@@ -59,7 +61,6 @@ T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
 B = TypeVar("B", bound=BaseModel)
 
-_HEALABLE = (errors.ModelNotLoadedError, errors.ModelNotFoundError)
 _CHAT = "/v1/chat/completions"
 _EMBEDDINGS = "/v1/embeddings"
 
@@ -92,6 +93,10 @@ class Bridge:
         warn_on_model_mismatch: warn (:class:`~lmbridge.ModelMismatchWarning`) when the server
             answers with another model than the one asked for.
         max_body_bytes: the cap on a non-streamed answer (``None``: 32 MiB; see the errors page).
+        event_hooks: functions (sync or async) called with every :data:`~lmbridge.Event`; one
+            that raises is logged, never fatal. See the Observability docs page.
+        instrument: OpenTelemetry spans and metrics (GenAI conventions; the ``otel`` extra).
+        log_content: let prompt and reply text into DEBUG logs and spans (off: never).
     """
 
     def __init__(
@@ -111,7 +116,18 @@ class Bridge:
         listing_ttl: float = 2.0,
         warn_on_model_mismatch: bool = True,
         max_body_bytes: int | None = None,
+        event_hooks: Sequence[Hook] = (),
+        instrument: bool = False,
+        log_content: bool = False,
     ) -> None:
+        self._usage = UsageTracker()
+        tracer = otel_tracer(normalize_base_url(base_url)) if instrument else None
+        self._events = EventEmitter(
+            hooks=event_hooks,
+            listeners=[self._usage.observe],
+            tracer=tracer,
+            log_content=log_content,
+        )
         token = api_token or os.environ.get("LM_API_TOKEN") or os.environ.get("LMSTUDIO_API_TOKEN")
         self._http = HTTPTransport(
             base_url=base_url,
@@ -121,6 +137,7 @@ class Bridge:
             http_client=http_client,
             transport=transport,
             max_body_bytes=max_body_bytes,
+            events=self._events,
         )
         self.lms = LmsCli(path=lms_path)
         """The ``lms`` CLI runner this Bridge uses."""
@@ -131,8 +148,10 @@ class Bridge:
             listing_ttl=listing_ttl,
             confirm_ttl=confirm_ttl,
             load_timeout=load_timeout,
+            events=self._events,
         )
         """Model lifecycle: ``list``, ``loaded``, ``get``, ``ensure_loaded``, ``unload``."""
+        self._calls = ModelCalls(http=self._http, models=self.models, events=self._events)
         self._mismatch = MismatchWarnings(enabled=warn_on_model_mismatch)
 
     @property
@@ -148,6 +167,10 @@ class Bridge:
     def __repr__(self) -> str:
         return f"Bridge({self.base_url!r})"  # the transport took any password out of it
 
+    def usage(self) -> Mapping[str, ModelUsage]:
+        """Per model since this Bridge was made: calls, tokens, speed, loads, heals."""
+        return self._usage.report()
+
     async def __aenter__(self) -> Bridge:
         return self
 
@@ -162,55 +185,6 @@ class Bridge:
     async def aclose(self) -> None:
         """Close the connection pool (a user-supplied ``http_client`` is left open)."""
         await self._http.aclose()
-
-    # --- the model guard ---------------------------------------------------------------------
-
-    async def _guarded(
-        self, model: str, kind: RequestKind, call: Callable[[str], Awaitable[T]]
-    ) -> T:
-        """Run ``call(name)`` with the model loaded; heal one "not loaded" answer, retry once.
-
-        ``name`` is the model identifier to send: the model manager resolves a partial name
-        (``"gemma"``) or a variant suffix to the key LM Studio knows.
-        """
-        name = await self.models.prepare(model, kind=kind)
-        try:
-            return await call(name)
-        except _HEALABLE as first:
-            if first.status_code is None:
-                raise
-            name = await self.models.heal(model, first, kind=kind)
-        try:
-            return await call(name)
-        except _HEALABLE as second:
-            if second.status_code is None:
-                raise
-            raise await self.models.diagnose(model, second) from second
-
-    async def _post_model(
-        self,
-        path: str,
-        body: Mapping[str, Any],
-        into: type[B],
-        *,
-        model: str,
-        kind: RequestKind,
-        options: Mapping[str, Any],
-    ) -> tuple[str, B]:
-        """POST ``body`` for ``model`` under the model guard; the name sent, and the answer."""
-
-        async def send(name: str) -> tuple[str, B]:
-            response = await self._http.request(
-                "POST",
-                path,
-                body={**body, "model": name},
-                model=name,
-                timeout=options.get("timeout"),
-                max_retries=options.get("max_retries"),
-            )
-            return name, decode_body(response, into, model=name)
-
-        return await self._guarded(model, kind, send)
 
     # --- chat ----------------------------------------------------------------------------
 
@@ -259,13 +233,16 @@ class Bridge:
             LMBridgeError: any other failure, typed (see the errors table).
         """
         body = chat_body(model, messages, response_format=response_format, options=options)
-        name, completion = await self._post_model(
+        name, completion, timing = await self._calls.post(
             _CHAT, body, ChatCompletion, model=model, kind="llm", options=options
         )
         url = self._http.url(_CHAT)
         result = result_from_completion(completion, sent_model=name, url=url)
         return finish_chat(
-            result, response_format=response_format, url=url, mismatch=self._mismatch
+            timed(result, timing),
+            response_format=response_format,
+            url=url,
+            mismatch=self._mismatch,
         )
 
     @asynccontextmanager
@@ -289,9 +266,13 @@ class Bridge:
         timeout, max_retries = options.get("timeout"), options.get("max_retries")
         body["stream"] = True
         body["stream_options"] = {"include_usage": True}
-        async with AsyncExitStack() as stack:
+        observed = observe_call(
+            self._events, operation="chat", model=model, path=_CHAT, stream=True, body=body
+        )
+        async with observed as call, AsyncExitStack() as stack:
 
             async def open_stream(name: str) -> tuple[str, Any]:
+                call.sending(name)
                 events = await stack.enter_async_context(
                     self._http.stream_events(
                         _CHAT,
@@ -303,13 +284,14 @@ class Bridge:
                 )
                 return name, events
 
-            name, events = await self._guarded(model, "llm", open_stream)
+            name, events = await self._calls.guarded(model, "llm", open_stream)
             stream: ChatStream[Any] = ChatStream(
                 events,
                 sent_model=name,
                 url=self._http.url(_CHAT),
                 response_format=response_format,
                 mismatch=self._mismatch,
+                observer=call,
             )
             try:
                 yield stream
@@ -341,14 +323,14 @@ class Bridge:
             dimensions=dimensions,
             extra_body=options.get("extra_body"),
         )
-        name, answer = await self._post_model(
+        name, answer, timing = await self._calls.post(
             _EMBEDDINGS, body, EmbeddingResponse, model=model, kind="embedding", options=options
         )
         result = embedding_result(
             answer, count=len(texts), sent_model=name, url=self._http.url(_EMBEDDINGS)
         )
         self._mismatch.check(name, answer.model)
-        return result
+        return timed(result, timing)
 
     async def complete(
         self, model: str, prompt: str, **options: Unpack[SamplingOptions]
@@ -358,11 +340,14 @@ class Bridge:
         Takes the sampling options of :meth:`chat` (see :class:`~lmbridge.SamplingOptions`).
         """
         body: dict[str, Any] = {"model": model, "prompt": prompt, **sampling_body(options)}
-        name, answer = await self._post_model(
+        name, answer, timing = await self._calls.post(
             "/v1/completions", body, TextCompletion, model=model, kind="llm", options=options
         )
         self._mismatch.check(name, answer.model)
-        return completion_result(answer, sent_model=name, url=self._http.url("/v1/completions"))
+        return timed(
+            completion_result(answer, sent_model=name, url=self._http.url("/v1/completions")),
+            timing,
+        )
 
     async def respond(
         self,
@@ -395,11 +380,11 @@ class Bridge:
             max_output_tokens=max_output_tokens,
             extra_body=options.get("extra_body"),
         )
-        model, parsed = await self._post_model(
+        model, parsed, timing = await self._calls.post(
             "/v1/responses", body, ResponseObject, model=model, kind="llm", options=options
         )
         self._mismatch.check(model, parsed.model)
-        return result_from_response(parsed, sent_model=model)
+        return timed(result_from_response(parsed, sent_model=model), timing)
 
     # --- agents ----------------------------------------------------------------------------
 
@@ -429,7 +414,10 @@ class Bridge:
         from lmbridge.agent.options import agent_settings
         from lmbridge.agent.run import run_agent
 
-        return await run_agent(self, model, task, tools=tools, settings=agent_settings(options))
+        settings = agent_settings(options)
+        return await run_agent(
+            self, model, task, tools=tools, settings=settings, events=self._events
+        )
 
     def stream_agent(
         self,
@@ -447,4 +435,7 @@ class Bridge:
         from lmbridge.agent.options import agent_settings
         from lmbridge.agent.run import AgentRun
 
-        return AgentRun.start(self, model, task, tools=tools, settings=agent_settings(options))
+        settings = agent_settings(options)
+        return AgentRun.start(
+            self, model, task, tools=tools, settings=settings, events=self._events
+        )

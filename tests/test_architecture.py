@@ -26,13 +26,29 @@ ALLOWED: dict[str, set[str]] = {
     "jsonparse": set(),
     "errors": set(),
     "display": set(),
-    "transport": {"jsonparse", "errors"},
-    "chat": {"jsonparse", "errors", "transport", "display"},
-    "lifecycle": {"jsonparse", "errors", "display"},
-    "agent": {"jsonparse", "errors", "chat", "display"},
+    # Events, timings and the usage report sit beside errors: transport, lifecycle, chat and the
+    # agent all emit them. OpenTelemetry (telemetry/) is an events consumer the Bridge plugs in.
+    "events": set(),
+    "telemetry": {"events"},
+    "transport": {"jsonparse", "errors", "events"},
+    "chat": {"jsonparse", "errors", "transport", "display", "events"},
+    "lifecycle": {"jsonparse", "errors", "display", "events"},
+    "agent": {"jsonparse", "errors", "chat", "display", "events"},
     "mcp_config": {"errors"},
-    "bridge": {"jsonparse", "errors", "transport", "chat", "lifecycle", "agent"},
-    "sync": {"errors", "transport", "chat", "lifecycle", "agent", "bridge"},
+    # The model call path (the guard, observed) below the Bridge, on what the Bridge builds.
+    "calls": {"jsonparse", "errors", "transport", "chat", "lifecycle", "events"},
+    "bridge": {
+        "jsonparse",
+        "errors",
+        "transport",
+        "chat",
+        "lifecycle",
+        "agent",
+        "events",
+        "telemetry",
+        "calls",
+    },
+    "sync": {"errors", "transport", "chat", "lifecycle", "agent", "bridge", "events"},
     "terminal": set(),
     "demo": {"errors", "transport", "chat", "lifecycle", "bridge", "terminal", "testing"},
     # The MCP server sits on top, beside the demo: it serves the whole library to MCP hosts.
@@ -60,6 +76,7 @@ ALLOWED: dict[str, set[str]] = {
     "__main__": {"cli"},
     "__init__": {
         "jsonparse",
+        "events",
         "errors",
         "transport",
         "chat",

@@ -22,6 +22,7 @@ from lmbridge.agent.events import (
     ToolResultReady,
 )
 from lmbridge.agent.guards import LoopGuard
+from lmbridge.agent.observe import observed_tool
 from lmbridge.agent.options import AgentSettings, chat_options
 from lmbridge.agent.recovery import recover_tool_calls
 from lmbridge.agent.result import AgentResult, StopReason, ToolCallRecord
@@ -32,6 +33,7 @@ from lmbridge.chat.events import ReasoningDelta, TextDelta
 from lmbridge.chat.requests import MessagesArg, normalize_messages
 from lmbridge.chat.results import ChatResult, ToolCall
 from lmbridge.chat.wire import Usage
+from lmbridge.events import AgentTiming, EventEmitter, Timing
 
 if TYPE_CHECKING:
     from lmbridge.agent.client import AgentClient
@@ -87,6 +89,7 @@ class AgentLoop:
         tools: the tool sources, as :meth:`ToolRegistry.build` takes them.
         settings: checked settings with defaults filled in (see :func:`agent_settings`).
         emit: receives every event of the run.
+        events: the Bridge's emitter: tool calls, and the run's span when instrumented.
     """
 
     def __init__(
@@ -98,7 +101,12 @@ class AgentLoop:
         tools: Sequence[Any] | Mapping[str, Any],
         settings: AgentSettings,
         emit: Emit,
+        events: EventEmitter | None = None,
     ) -> None:
+        self._events = events or EventEmitter()
+        self._timings: list[Timing] = []
+        self._round_tokens: list[int | None] = []
+        self._tool_time = 0.0
         self._client = client
         self._model = model
         self._sources = tools
@@ -126,6 +134,22 @@ class AgentLoop:
 
     async def run(self) -> AgentResult:
         """Run to the end and return the result (also sent as a :class:`RunFinished` event)."""
+        began = time.perf_counter()
+        attributes = {"gen_ai.operation.name": "invoke_agent", "gen_ai.request.model": self._model}
+        with self._events.span("invoke_agent", attributes=attributes) as span:
+            result = await self._run(began)
+            span.set(
+                {
+                    "gen_ai.usage.input_tokens": result.usage.prompt_tokens,
+                    "gen_ai.usage.output_tokens": result.usage.completion_tokens,
+                    "lmbridge.agent.rounds": result.rounds,
+                    "lmbridge.agent.stop_reason": result.stop_reason,
+                }
+            )
+        await self._emit(RunFinished(result))
+        return result
+
+    async def _run(self, began: float) -> AgentResult:
         registry = await ToolRegistry.build(
             self._sources, max_result_chars=self._settings["max_result_chars"]
         )
@@ -145,8 +169,13 @@ class AgentLoop:
             messages=list(self._messages),
             usage=self._usage,
             model=self._model,
+            timing=AgentTiming.of(
+                total=time.perf_counter() - began,
+                rounds=self._timings,
+                completion_tokens=self._round_tokens,
+                tool_time=self._tool_time,
+            ),
         )
-        await self._emit(RunFinished(result))
         return result
 
     async def _rounds_until_done(self, registry: ToolRegistry) -> StopReason:
@@ -157,6 +186,8 @@ class AgentLoop:
             reply = await self._model_call(registry)
             self._last = reply
             self._usage = _add_usage(self._usage, reply.usage)
+            self._timings.append(reply.timing)
+            self._round_tokens.append(reply.usage.completion_tokens if reply.usage else None)
             calls, text = self._tool_calls_of(reply, registry)
             assistant: dict[str, Any] = {"role": "assistant", "content": text}
             if calls:
@@ -167,7 +198,9 @@ class AgentLoop:
                     RoundFinished(self._rounds, text, 0, reply.finish_reason, reply.usage)
                 )
                 return "completed"
+            tools_began = time.perf_counter()
             outcomes = await self._run_tools(registry, calls, assistant)
+            self._tool_time += time.perf_counter() - tools_began
             await self._emit(
                 RoundFinished(self._rounds, text, len(calls), reply.finish_reason, reply.usage)
             )
@@ -254,7 +287,9 @@ class AgentLoop:
                     )
                 )
                 started = time.monotonic()
-                outcome = await registry.run(call, timeout=self._settings["tool_timeout"])
+                async with observed_tool(self._events, self._model, call, round_number) as seen:
+                    outcome = await registry.run(call, timeout=self._settings["tool_timeout"])
+                    seen.outcome = outcome
                 duration = time.monotonic() - started
             outcomes[index] = outcome
             entry = registry.get(call.name)

@@ -9,6 +9,7 @@ from lmbridge.agent.tools.base import ToolOutcome
 from lmbridge.chat.wire import Usage
 from lmbridge.display.html import block, field_table, grid, preformatted
 from lmbridge.display.text import compact_repr
+from lmbridge.events.timing import AgentTiming
 
 __all__ = ["AgentResult", "StopReason", "ToolCallRecord"]
 
@@ -77,6 +78,8 @@ class AgentResult:
         messages: the whole conversation in OpenAI chat format, ready to continue.
         usage: tokens used over all rounds (rounds whose server sent no usage count zero).
         model: the model that was asked for.
+        timing: the run's time, the model's and the tools' shares apart, and each round's
+            (:class:`~lmbridge.AgentTiming`).
     """
 
     output: str
@@ -87,6 +90,7 @@ class AgentResult:
     messages: list[dict[str, Any]]
     usage: Usage
     model: str
+    timing: AgentTiming = field(default_factory=AgentTiming, repr=False, compare=False)
 
     @property
     def completed(self) -> bool:

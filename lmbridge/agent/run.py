@@ -16,6 +16,7 @@ from lmbridge.agent.loop import AgentLoop
 from lmbridge.agent.options import AgentSettings
 from lmbridge.agent.result import AgentResult
 from lmbridge.errors import AgentRunCancelledError
+from lmbridge.events import EventEmitter
 
 if TYPE_CHECKING:
     from lmbridge.agent.client import AgentClient
@@ -35,9 +36,12 @@ async def run_agent(
     *,
     tools: Sequence[Any] | Mapping[str, Any],
     settings: AgentSettings,
+    events: EventEmitter | None = None,
 ) -> AgentResult:
     """Run the loop to the end (see :meth:`Bridge.run_agent <lmbridge.Bridge.run_agent>`)."""
-    loop = AgentLoop(client, model, task, tools=tools, settings=settings, emit=_discard)
+    loop = AgentLoop(
+        client, model, task, tools=tools, settings=settings, emit=_discard, events=events
+    )
     return await loop.run()
 
 
@@ -128,6 +132,7 @@ class AgentRun:
         *,
         tools: Sequence[Any] | Mapping[str, Any],
         settings: AgentSettings,
+        events: EventEmitter | None = None,
     ) -> AgentRun:
         """Build a run whose events go to the returned object (started on ``async with``)."""
         run: AgentRun
@@ -135,5 +140,7 @@ class AgentRun:
         async def emit(event: AgentEvent) -> None:
             await run._send.send(event)
 
-        run = cls(AgentLoop(client, model, task, tools=tools, settings=settings, emit=emit))
+        run = cls(
+            AgentLoop(client, model, task, tools=tools, settings=settings, emit=emit, events=events)
+        )
         return run

@@ -20,6 +20,7 @@ from lmbridge.chat.wire import (
 from lmbridge.display.html import block, field_table, grid, preformatted
 from lmbridge.display.text import compact_repr
 from lmbridge.errors import InvalidResponseError, ModelMismatchWarning
+from lmbridge.events.timing import Timing
 
 __all__ = [
     "ChatResult",
@@ -118,6 +119,7 @@ class ChatResult(_ModelNames, Generic[T]):
         parsed: the reply parsed into the ``response_format`` model (or dict), if one was given.
         stats: LM Studio's generation stats, when present.
         raw: the validated response (for streams, one assembled from the chunks).
+        timing: how long the call took (:class:`~lmbridge.Timing`), measured client-side.
     """
 
     text: str
@@ -130,6 +132,8 @@ class ChatResult(_ModelNames, Generic[T]):
     parsed: T | None = None
     stats: dict[str, Any] | None = None
     raw: ChatCompletion | None = field(default=None, repr=False)
+    # Stamped by the Bridge as the call ends; not compared: two equal answers differ in time.
+    timing: Timing = field(default_factory=Timing, repr=False, compare=False)
 
     @property
     def truncated(self) -> bool:
@@ -183,6 +187,8 @@ class CompletionResult(_ModelNames):
     model: str | None
     sent_model: str
     raw: TextCompletion | None = field(default=None, repr=False)
+    # Stamped by the Bridge as the call ends; not compared: two equal answers differ in time.
+    timing: Timing = field(default_factory=Timing, repr=False, compare=False)
 
     @property
     def truncated(self) -> bool:
@@ -209,6 +215,8 @@ class EmbeddingResult(_ModelNames):
     sent_model: str
     usage: Usage | None
     raw: EmbeddingResponse | None = field(default=None, repr=False)
+    # Stamped by the Bridge as the call ends; not compared: two equal answers differ in time.
+    timing: Timing = field(default_factory=Timing, repr=False, compare=False)
 
     def __iter__(self) -> Iterator[list[float]]:
         return iter(self.vectors)
@@ -268,6 +276,8 @@ class ResponseResult(_ModelNames):
     model: str | None
     sent_model: str
     raw: ResponseObject | None = field(default=None, repr=False)
+    # Stamped by the Bridge as the call ends; not compared: two equal answers differ in time.
+    timing: Timing = field(default_factory=Timing, repr=False, compare=False)
 
     def __repr__(self) -> str:
         calls = [c.name for c in self.tool_calls] or None

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from lmbridge import errors
 from lmbridge.chat.assemble import ChatAssembler
 from lmbridge.chat.events import StreamEvent
+from lmbridge.chat.observed import CallObserver
 from lmbridge.chat.results import ChatResult, MismatchWarnings
 from lmbridge.chat.structured import ResponseFormat, finish_chat
 from lmbridge.chat.wire import CHAT_CHUNK, ChatChunk
@@ -53,6 +54,7 @@ class ChatStream(Generic[T]):
         url: the endpoint, for errors.
         response_format: what the finished reply is parsed into, if anything.
         mismatch: told which model answered, once the reply is complete.
+        observer: told when the first token arrives and how the stream ended (timing, events).
     """
 
     def __init__(
@@ -63,8 +65,10 @@ class ChatStream(Generic[T]):
         url: str,
         response_format: ResponseFormat | None,
         mismatch: MismatchWarnings,
+        observer: CallObserver | None = None,
     ) -> None:
         self._source = source
+        self._observer = observer
         self._assembler = ChatAssembler(sent_model)
         self._url = url
         self._response_format = response_format
@@ -88,6 +92,8 @@ class ChatStream(Generic[T]):
         while True:
             if self._failure is not None:
                 failure, self._failure = self._failure, None
+                if self._observer is not None:
+                    self._observer.failed(failure)
                 raise failure
             if self._ended:
                 raise StopAsyncIteration
@@ -96,8 +102,12 @@ class ChatStream(Generic[T]):
             except errors.LMBridgeError as exc:
                 self._ended = True
                 self._error = exc
+                if self._observer is not None:
+                    self._observer.failed(exc)
                 raise
             if self._pending:
+                if self._observer is not None:
+                    self._observer.first_token()  # only the first one counts
                 self._next = 1
                 return self._pending[0]
 
@@ -197,10 +207,15 @@ class ChatStream(Generic[T]):
                 url=self._url,
                 mismatch=self._mismatch,
             )
+            if self._observer is not None:
+                self._result = self._observer.complete(self._result)
         return self._result
 
     async def aclose(self) -> None:
         """Stop reading; the response is closed by the enclosing ``async with``."""
+        if self._observer is not None and self._result is None and self._complete:
+            # Read to its end without result(): the observer still learns the usage and timing.
+            self._observer.answered(self._assembler.result())
         self._ended = True
         aclose = getattr(self._source, "aclose", None)
         if aclose is not None:

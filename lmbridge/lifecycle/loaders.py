@@ -33,7 +33,9 @@ from lmbridge.errors import (
     ModelNotLoadedError,
     NotFoundError,
 )
+from lmbridge.events import EventEmitter
 from lmbridge.lifecycle.lms.runner import ProgressCallback, report_progress
+from lmbridge.lifecycle.observe import watched_load
 from lmbridge.lifecycle.singleflight import SingleFlight
 from lmbridge.lifecycle.types import LoadedInstance, ModelInfo, ModelType
 
@@ -104,6 +106,7 @@ class Loader:
         settings: ``load_timeout`` and ``default_ttl`` (the model manager, whose attributes they
             are).
         clock: the monotonic clock that ages abandoned loads.
+        events: told of every load (started, progress, finished).
     """
 
     def __init__(
@@ -113,7 +116,9 @@ class Loader:
         cache: StateCache,
         settings: LoadSettings,
         clock: Callable[[], float] = time.monotonic,
+        events: EventEmitter | None = None,
     ) -> None:
+        self._events = events or EventEmitter()
         self._server = server
         self._cache = cache
         self._settings = settings
@@ -146,7 +151,9 @@ class Loader:
         # Look once more: another process (or a load that just ended) may have loaded it.
         if await self._server.gate.usable():
             found = _pick(await self._cache.instances(), model.key, resolved.identifier)
-            return found or await self._load_with_lms(model, options)
+            return found or await watched_load(
+                self._events, self._load_with_lms, model, options, via="lms"
+            )
         listing = await self._cache.listing()
         if listing.shows_state:
             found = _pick(listing.instances, model.key, resolved.identifier)
@@ -157,7 +164,9 @@ class Loader:
         # An explicit ttl skips the REST load (which takes none) for JIT (which carries it).
         if listing.source == "/api/v1/models" and not options.unsupported({"context_length"}):
             try:
-                return await self._load_with_rest(model, options)
+                return await watched_load(
+                    self._events, self._load_with_rest, model, options, via="rest"
+                )
             except NotFoundError:
                 pass  # the server has no load route after all: JIT is left
         missing = options.unsupported({"ttl"})
@@ -168,7 +177,7 @@ class Loader:
                 + (f" {self._server.gate.problem}" if self._server.gate.problem else ""),
                 model=model.key,
             )
-        return await self._load_with_jit(model, options)
+        return await watched_load(self._events, self._load_with_jit, model, options, via="jit")
 
     async def _abandoned_load(self, key: str, wanted: str | None) -> LoadedInstance | None:
         """The instance an abandoned load of ``key`` produced, watched for until its time is up;

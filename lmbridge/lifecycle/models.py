@@ -31,6 +31,7 @@ from lmbridge.errors import (
     NotFoundError,
     WrongModelTypeError,
 )
+from lmbridge.events import EventEmitter, Heal, ModelUnloaded
 from lmbridge.lifecycle.cache import StateCache
 from lmbridge.lifecycle.lms import ProgressCallback
 from lmbridge.lifecycle.lms.failures import check_cli_name, check_gpu, check_positive_int
@@ -77,6 +78,7 @@ class ModelManager:
             call passes ``ttl``. ``None``: never (``lms load``) or LM Studio's JIT default (60 min).
             LM Studio's REST load endpoint takes no TTL, so it does not apply there.
         clock: the monotonic clock for cache ages (replace it in tests).
+        events: told of loads, unloads and heals (the Bridge's emitter; silent when not given).
 
     Attributes:
         auto_load: as the argument of that name.
@@ -99,7 +101,9 @@ class ModelManager:
         load_timeout: float = 600.0,
         default_ttl: int | None = None,
         clock: Callable[[], float] = time.monotonic,
+        events: EventEmitter | None = None,
     ) -> None:
+        self._events = events or EventEmitter()
         self.auto_load = auto_load
         self.listing_ttl = listing_ttl
         self.confirm_ttl = confirm_ttl
@@ -110,7 +114,9 @@ class ModelManager:
         # applies at once, without copies to keep in step.
         self._cache = StateCache(server=self._server, settings=self, clock=clock)
         self._resolver = Resolver(server=self._server)
-        self._loader = Loader(server=self._server, cache=self._cache, settings=self, clock=clock)
+        self._loader = Loader(
+            server=self._server, cache=self._cache, settings=self, clock=clock, events=self._events
+        )
         self._unloader = Unloader(server=self._server, cache=self._cache, resolver=self._resolver)
 
     # --- public API ----------------------------------------------------------------------------
@@ -246,7 +252,10 @@ class ModelManager:
             ModelError: the name matches several instances, or one is still listed afterwards.
             LmsNotFoundError: ``lms`` is not usable and the server has no REST unload (before 0.4).
         """
-        return await self._unloader.unload(identifier, all_instances=all_instances)
+        unloaded = await self._unloader.unload(identifier, all_instances=all_instances)
+        for name in unloaded:
+            await self._events.emit(ModelUnloaded(model=name))
+        return unloaded
 
     async def lms_status(self) -> tuple[bool, str | None]:
         """Whether ``lms`` is used for this server, and if not although it was found, why.
@@ -345,7 +354,9 @@ class ModelManager:
         if not self.auto_load and not (listing.shows_state and resolved.model.instances):
             raise _not_loaded(model, resolved.model, listing) from error
         instance = await self._loader.ensure(resolved, listing, LoadOptions())
-        return self._cache.confirm(model, kind, instance)
+        name = self._cache.confirm(model, kind, instance)
+        await self._events.emit(Heal(model=name, requested=model, reason=type(error).__name__))
+        return name
 
     async def diagnose(self, model: str, error: LMBridgeError) -> ModelNotLoadedError:
         """Build the error for a request that failed again after :meth:`heal` and one retry.

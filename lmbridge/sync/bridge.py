@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import weakref
+from collections.abc import Mapping
 from types import TracebackType
 from typing import Any
 
 from typing_extensions import Self
 
 from lmbridge.bridge import Bridge
+from lmbridge.events import ModelUsage
 from lmbridge.lifecycle.models import ModelManager
 from lmbridge.lifecycle.types import ListingSource
 from lmbridge.sync.blocking import Proxy, blocking, blocking_stream, same_init
@@ -87,6 +90,14 @@ class SyncBridge(Proxy[Bridge]):
     respond = blocking(Bridge.respond)
     run_agent = blocking(Bridge.run_agent)
     stream_agent = blocking_stream(Bridge.stream_agent)
+
+    def usage(self) -> Mapping[str, ModelUsage]:
+        # No I/O: read here, in the caller's thread (the tally is guarded by a lock).
+        return self._target.usage()
+
+    # The twin's docstring and __wrapped__, as blocking() gives the others (functools.wraps as a
+    # decorator would hide from type checkers that this is a method).
+    functools.update_wrapper(usage, Bridge.usage)
 
     @property
     def base_url(self) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import os
+import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar, overload
@@ -14,10 +15,12 @@ import pydantic_core
 from pydantic import BaseModel
 
 from lmbridge import errors
+from lmbridge.events import EventEmitter
 from lmbridge.jsonparse import JSONParseError, parse_json
 from lmbridge.transport.bodies import not_an_event_stream, read_body
 from lmbridge.transport.classify import error_from_ok_answer, error_from_response, error_only
 from lmbridge.transport.loops import LoopWatch
+from lmbridge.transport.observe import log_exchange, retry_event
 from lmbridge.transport.retry import RETRYABLE_STATUSES, RetryPolicy
 from lmbridge.transport.sse import ServerSentEvent, SSEDecoder
 
@@ -142,6 +145,7 @@ class HTTPTransport:
         transport: an ``httpx`` transport for the client lmbridge creates (e.g. the simulator's).
         max_body_bytes: the largest non-streamed body read; a longer one raises
             :class:`~lmbridge.ResponseTooLargeError` (``None``: :data:`DEFAULT_MAX_BODY_BYTES`).
+        events: where retries are reported (a silent emitter when not given).
     """
 
     def __init__(
@@ -155,7 +159,9 @@ class HTTPTransport:
         transport: httpx.AsyncBaseTransport | None = None,
         limits: httpx.Limits | None = None,
         max_body_bytes: int | None = None,
+        events: EventEmitter | None = None,
     ) -> None:
+        self.events = events or EventEmitter()
         if max_body_bytes is None:
             max_body_bytes = DEFAULT_MAX_BODY_BYTES
         if isinstance(max_body_bytes, bool) or not isinstance(max_body_bytes, int):
@@ -349,9 +355,13 @@ class HTTPTransport:
         waits = self.retry.backoff_waits()
         request = self._build(method, path, body, timeout)
         url = str(request.url)
+        attempt = 0
         while True:
             failure: errors.LMBridgeError
             server_wait: float | None = None
+            attempt += 1
+            began = time.perf_counter()
+            answer: httpx.Response | None = None
             try:
                 response = await self._client.send(request, stream=True, auth=self._auth)
             except httpx.ConnectTimeout as exc:
@@ -388,6 +398,7 @@ class HTTPTransport:
                     model=model,
                 ) from exc
             else:
+                answer = response
                 try:
                     if response.status_code < 400:
                         if not stream:
@@ -398,6 +409,7 @@ class HTTPTransport:
                 finally:
                     with anyio.CancelScope(shield=True):
                         await response.aclose()
+                    log_exchange(request, path, answer, began)
                 failure = error_from_response(
                     response.status_code, response.headers, content, url=url, model=model
                 )
@@ -405,9 +417,17 @@ class HTTPTransport:
                 if response.status_code not in RETRYABLE_STATUSES:
                     raise failure
                 server_wait = self.retry.server_wait(response.headers)
+            if answer is None:
+                log_exchange(request, path, None, began)
             if retries_left <= 0:
                 if failure is cause:
                     raise failure
                 raise failure from cause
             retries_left -= 1
-            await self.retry.sleep(server_wait if server_wait is not None else next(waits))
+            wait = server_wait if server_wait is not None else next(waits)
+            await self.events.emit(
+                retry_event(
+                    failure, method=method, path=path, model=model, attempt=attempt, wait=wait
+                )
+            )
+            await self.retry.sleep(wait)
