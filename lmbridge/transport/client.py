@@ -13,7 +13,7 @@ import pydantic_core
 from pydantic import BaseModel
 
 from lmbridge import errors
-from lmbridge.transport.classify import error_from_response
+from lmbridge.transport.classify import error_from_response, overflow_in_ok_body
 from lmbridge.transport.loops import LoopWatch
 from lmbridge.transport.retry import RETRYABLE_STATUSES, RetryPolicy
 from lmbridge.transport.sse import ServerSentEvent, SSEDecoder
@@ -78,6 +78,13 @@ def decode_body(response: httpx.Response, into: type[B] | None, *, model: str | 
             return pydantic_core.from_json(response.content)
         return into.model_validate_json(response.content)
     except ValueError as exc:
+        if 200 <= response.status_code < 300:
+            # A 200 whose body only says the prompt did not fit is that error, not a bad shape.
+            overflow = overflow_in_ok_body(
+                response.content, url=str(response.request.url), model=model
+            )
+            if overflow is not None:
+                raise overflow from exc
         what = "JSON" if into is None else f"a valid {into.__name__}"
         raise errors.InvalidResponseError(
             f"the server's answer is not {what}: {str(exc).splitlines()[0]}",
