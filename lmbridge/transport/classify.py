@@ -16,7 +16,7 @@ from typing import Any
 from lmbridge import errors
 from lmbridge.transport.retry import parse_retry_after
 
-__all__ = ["context_figures", "error_from_response", "overflow_in_ok_body", "is_context_overflow"]
+__all__ = ["context_figures", "error_from_response", "is_context_overflow", "overflow_in_ok_body"]
 
 _NOT_LOADED = re.compile(
     r"no models? (?:are )?loaded|not loaded|no (?:embedding )?models? (?:is )?loaded", re.I
