@@ -9,6 +9,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, TypeVar
 
+from lmbridge.chat.tokens import ContextUsage
 from lmbridge.chat.wire import (
     ChatCompletion,
     EmbeddingResponse,
@@ -123,6 +124,8 @@ class ChatResult(_ModelNames, Generic[T]):
         parsed: the reply parsed into the ``response_format`` model (or dict), if one was given.
         stats: LM Studio's generation stats, when present.
         raw: the validated response (for streams, one assembled from the chunks).
+        context: how full the model's context window was after this call (``87% of 4096``),
+            when its loaded context length is known; ``usage`` stays what the server said.
     """
 
     text: str
@@ -135,6 +138,7 @@ class ChatResult(_ModelNames, Generic[T]):
     parsed: T | None = None
     stats: dict[str, Any] | None = None
     raw: ChatCompletion | None = field(default=None, repr=False)
+    context: ContextUsage | None = None
 
     @property
     def truncated(self) -> bool:
@@ -159,6 +163,7 @@ class ChatResult(_ModelNames, Generic[T]):
                 ("finish_reason", self.finish_reason),
                 ("model", self.model),
                 ("usage", _tokens(self.usage)),
+                ("context", None if self.context is None else str(self.context)),
             ],
         )
 
@@ -168,6 +173,7 @@ class ChatResult(_ModelNames, Generic[T]):
             ("finish_reason", self.finish_reason),
             *self._model_fields(),
             ("tokens", _tokens(self.usage)),
+            ("context", None if self.context is None else str(self.context)),
             ("parsed", repr(self.parsed) if self.parsed is not None else None),
         ]
         return block(

@@ -13,6 +13,7 @@ from lmbridge import errors
 from lmbridge.chat.assemble import ChatAssembler
 from lmbridge.chat.results import ChatResult, MismatchWarnings, StreamEvent
 from lmbridge.chat.structured import ResponseFormat, finish_chat
+from lmbridge.chat.window import PromptWindow
 from lmbridge.chat.wire import CHAT_CHUNK, ChatChunk
 from lmbridge.transport.classify import error_from_response
 from lmbridge.transport.sse import ServerSentEvent
@@ -50,7 +51,10 @@ class ChatStream(Generic[T]):
     Calling ``result()`` without iterating reads the rest of the stream. Iterate at most once.
 
     A stream that ends without ``[DONE]`` and without a ``finish_reason`` raises
-    :class:`~lmbridge.StreamError`: a partial reply is never passed off as complete.
+    :class:`~lmbridge.StreamError`: a partial reply is never passed off as complete. One that ends
+    with nothing at all (no content, no finish reason) right after a prompt near the context limit
+    raises :class:`~lmbridge.ContextLengthExceededError`: that is how LM Studio has answered an
+    overflow.
 
     Args:
         source: batches of server-sent events, one batch per network read.
@@ -58,6 +62,8 @@ class ChatStream(Generic[T]):
         url: the endpoint, for errors.
         response_format: what the finished reply is parsed into, if anything.
         mismatch: told which model answered, once the reply is complete.
+        window: the prompt measured against the model's context window, if it was: fills the
+            result's ``context`` and learns from its usage.
     """
 
     def __init__(
@@ -68,8 +74,10 @@ class ChatStream(Generic[T]):
         url: str,
         response_format: ResponseFormat | None,
         mismatch: MismatchWarnings,
+        window: PromptWindow | None = None,
     ) -> None:
         self._source = source
+        self._window = window
         self._assembler = ChatAssembler(sent_model)
         self._url = url
         self._response_format = response_format
@@ -162,6 +170,15 @@ class ChatStream(Generic[T]):
 
     def _end(self, *, done: bool) -> None:
         self._ended = True
+        assembler = self._assembler
+        window = self._window
+        silent = not assembler.text and not assembler.tool_calls() and assembler.usage is None
+        if window is not None and assembler.finish_reason is None and silent and window.near_limit:
+            raise window.overflow(
+                "the stream ended without a word right after a prompt near the context limit "
+                "(how LM Studio answers a prompt that does not fit)",
+                url=self._url,
+            )
         self._complete = done or self._assembler.finish_reason is not None
         if not self._complete:
             raise errors.StreamError(
@@ -196,12 +213,13 @@ class ChatStream(Generic[T]):
                     url=self._url,
                     model=self._assembler.sent_model,
                 )
-            self._result = finish_chat(
+            result: ChatResult[T] = finish_chat(
                 self._assembler.result(),
                 response_format=self._response_format,
                 url=self._url,
                 mismatch=self._mismatch,
             )
+            self._result = result if self._window is None else self._window.finish(result)
         return self._result
 
     async def aclose(self) -> None:
