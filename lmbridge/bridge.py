@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
@@ -12,7 +12,6 @@ import httpx
 from pydantic import BaseModel
 from typing_extensions import Unpack
 
-from lmbridge import errors
 from lmbridge.chat.assemble import result_from_completion
 from lmbridge.chat.requests import (
     ChatOptions,
@@ -36,6 +35,7 @@ from lmbridge.chat.results import (
 from lmbridge.chat.streams import ChatStream
 from lmbridge.chat.structured import ResponseFormat, finish_chat
 from lmbridge.chat.wire import ChatCompletion, EmbeddingResponse, ResponseObject, TextCompletion
+from lmbridge.context import ContextGuard, FitMode, TokenCount
 from lmbridge.lifecycle.lms import LmsCli
 from lmbridge.lifecycle.models import ModelManager
 from lmbridge.lifecycle.types import RequestKind
@@ -59,7 +59,6 @@ T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
 B = TypeVar("B", bound=BaseModel)
 
-_HEALABLE = (errors.ModelNotLoadedError, errors.ModelNotFoundError)
 _CHAT = "/v1/chat/completions"
 _EMBEDDINGS = "/v1/embeddings"
 
@@ -131,6 +130,7 @@ class Bridge:
         )
         """Model lifecycle: ``list``, ``loaded``, ``get``, ``ensure_loaded``, ``unload``."""
         self._mismatch = MismatchWarnings(enabled=warn_on_model_mismatch)
+        self._context = ContextGuard(http=self._http, models=self.models)
 
     @property
     def base_url(self) -> str:
@@ -160,29 +160,7 @@ class Bridge:
         """Close the connection pool (a user-supplied ``http_client`` is left open)."""
         await self._http.aclose()
 
-    # --- the model guard ---------------------------------------------------------------------
-
-    async def _guarded(
-        self, model: str, kind: RequestKind, call: Callable[[str], Awaitable[T]]
-    ) -> T:
-        """Run ``call(name)`` with the model loaded; heal one "not loaded" answer, retry once.
-
-        ``name`` is the model identifier to send: the model manager resolves a partial name
-        (``"gemma"``) or a variant suffix to the key LM Studio knows.
-        """
-        name = await self.models.prepare(model, kind=kind)
-        try:
-            return await call(name)
-        except _HEALABLE as first:
-            if first.status_code is None:
-                raise
-            name = await self.models.heal(model, first, kind=kind)
-        try:
-            return await call(name)
-        except _HEALABLE as second:
-            if second.status_code is None:
-                raise
-            raise await self.models.diagnose(model, second) from second
+    # --- the model guard: ModelManager.guarded loads the model, heals "not loaded" once -----
 
     async def _post_model(
         self,
@@ -207,7 +185,7 @@ class Bridge:
             )
             return name, decode_body(response, into, model=name)
 
-        return await self._guarded(model, kind, send)
+        return await self.models.guarded(model, kind, send)
 
     # --- chat ----------------------------------------------------------------------------
 
@@ -256,14 +234,14 @@ class Bridge:
             LMBridgeError: any other failure, typed (see the errors table).
         """
         body = chat_body(model, messages, response_format=response_format, options=options)
-        name, completion = await self._post_model(
-            _CHAT, body, ChatCompletion, model=model, kind="llm", options=options
-        )
-        return finish_chat(
-            result_from_completion(completion, sent_model=name),
-            response_format=response_format,
-            url=self._http.url(_CHAT),
-            mismatch=self._mismatch,
+        url = self._http.url(_CHAT)
+        async with self._context.fitted(model, body, options.get("fit"), url=url) as (body, window):
+            name, completion = await self._post_model(
+                _CHAT, body, ChatCompletion, model=model, kind="llm", options=options
+            )
+        result = result_from_completion(completion, sent_model=name)
+        return window.finish(
+            finish_chat(result, response_format=response_format, url=url, mismatch=self._mismatch)
         )
 
     @asynccontextmanager
@@ -285,9 +263,11 @@ class Bridge:
         """
         body = chat_body(model, messages, response_format=response_format, options=options)
         timeout, max_retries = options.get("timeout"), options.get("max_retries")
-        body["stream"] = True
-        body["stream_options"] = {"include_usage": True}
+        url = self._http.url(_CHAT)
         async with AsyncExitStack() as stack:
+            fitted = self._context.fitted(model, body, options.get("fit"), url=url)
+            body, window = await stack.enter_async_context(fitted)
+            body = {**body, "stream": True, "stream_options": {"include_usage": True}}
 
             async def open_stream(name: str) -> tuple[str, Any]:
                 events = await stack.enter_async_context(
@@ -301,13 +281,14 @@ class Bridge:
                 )
                 return name, events
 
-            name, events = await self._guarded(model, "llm", open_stream)
+            name, events = await self.models.guarded(model, "llm", open_stream)
             stream: ChatStream[Any] = ChatStream(
                 events,
                 sent_model=name,
-                url=self._http.url(_CHAT),
+                url=url,
                 response_format=response_format,
                 mismatch=self._mismatch,
+                window=window,
             )
             try:
                 yield stream
@@ -373,14 +354,16 @@ class Bridge:
         reasoning_effort: Literal["low", "medium", "high"] | None = None,
         temperature: float | None = None,
         max_output_tokens: int | None = None,
+        fit: FitMode | None = None,
         **options: Unpack[RequestOptions],
     ) -> ResponseResult:
         """Use the stateful Responses API (``POST /v1/responses``, LM Studio 0.3.29+).
 
         Pass the returned ``id`` as ``previous_response_id`` to continue. ``tools`` may be in
         chat format (``{"type": "function", "function": {...}}``): they are flattened to the
-        format this endpoint requires. ``options``: ``timeout``, ``max_retries``,
-        ``extra_body`` (see :class:`~lmbridge.RequestOptions`).
+        format this endpoint requires. ``fit`` works as in :meth:`chat` on ``input`` (with a
+        ``previous_response_id``, the server's history is not counted). ``options``:
+        ``timeout``, ``max_retries``, ``extra_body`` (see :class:`~lmbridge.RequestOptions`).
         """
         body = build_responses_body(
             model,
@@ -393,11 +376,24 @@ class Bridge:
             max_output_tokens=max_output_tokens,
             extra_body=options.get("extra_body"),
         )
+        url = self._http.url("/v1/responses")
+        body = await self._context.prepare_response(model, body, fit, url=url)
         model, parsed = await self._post_model(
             "/v1/responses", body, ResponseObject, model=model, kind="llm", options=options
         )
         self._mismatch.check(model, parsed.model)
         return result_from_response(parsed, sent_model=model)
+
+    async def count_tokens(
+        self,
+        model: str,
+        messages: MessagesArg,
+        *,
+        tools: Sequence[Mapping[str, Any]] | None = None,
+    ) -> TokenCount:
+        """The prompt's tokens (exact where the server can count, else an estimate that learns)
+        and the **loaded** context window it must fit; see the "Context windows" docs page."""
+        return await self._context.count_tokens(model, messages, tools)
 
     # --- agents ----------------------------------------------------------------------------
 

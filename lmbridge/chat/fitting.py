@@ -33,6 +33,9 @@ Count = Callable[[list[dict[str, Any]]], Awaitable[int]]
 _OLD_RESULT_CHARS: Final = 2000
 _OLD_RESULT_FLOOR: Final = 200
 _ROUNDS: Final = 12  # counts at most, per fit
+# Once one count showed this conversation's rate, a trimmed version estimated below this share of
+# the budget is taken as fitting without asking the counter again (a count may be two requests).
+_SURE_SHARE: Final = 0.8
 # Plan to save a little more than the excess (a share of the budget): the rate of characters
 # per token is an average, and the next count should not land just over.
 _MARGIN: Final = 0.05
@@ -125,13 +128,23 @@ class _Fitter:
         self.chars_cut = 0
         self.tokens = 0
         self.counts = 0
+        self.known_rate: float | None = None
 
     def current(self) -> list[dict[str, Any]]:
         return [m for i, m in enumerate(self.messages) if i not in self.dropped]
 
     async def measure(self) -> int:
         self.counts += 1
-        self.tokens = await self.count(self.current())
+        current = self.current()
+        chars = sum(message_chars(m) for m in current)
+        if self.known_rate is not None:
+            estimate = math.ceil(chars / self.known_rate)
+            if estimate <= _SURE_SHARE * self.budget:
+                self.tokens = estimate
+                return estimate
+        self.tokens = await self.count(current)
+        if self.known_rate is None and self.tokens > 0:
+            self.known_rate = chars / self.tokens
         return self.tokens
 
     def rate(self) -> float:

@@ -20,6 +20,7 @@ from typing_extensions import TypedDict
 from lmbridge.chat.results import ChatResult
 from lmbridge.chat.structured import ResponseFormat, response_format_body
 from lmbridge.chat.validate import check_option_names, check_option_values
+from lmbridge.chat.window import FitMode
 from lmbridge.transport.client import TimeoutArg
 
 __all__ = [
@@ -174,15 +175,21 @@ class ChatOptions(SamplingOptions, total=False):
     Attributes:
         tools: function tools in OpenAI chat format.
         tool_choice: ``"auto"``, ``"none"``, ``"required"`` or a named function.
+        fit: what to do with a prompt that cannot fit the model's loaded context window with
+            the reply's reserve (``max_tokens``, else 512 at most a quarter of the window):
+            ``None`` (default) sends it as it is; ``"error"`` raises
+            :class:`~lmbridge.ContextLengthExceededError` before sending; ``"trim"`` drops the
+            oldest turns first (see the "Context windows" docs page).
     """
 
     tools: Sequence[Mapping[str, Any]] | None
     tool_choice: str | Mapping[str, Any] | None
+    fit: FitMode | None
 
 
 _BODY_KEYS = ("temperature", "max_tokens", "top_p", "top_k", "seed", "ttl", "tool_choice")
 _TRANSPORT_KEYS = frozenset({"timeout", "max_retries"})
-_KNOWN = frozenset({*_BODY_KEYS, *_TRANSPORT_KEYS, "stop", "tools", "extra_body"})
+_KNOWN = frozenset({*_BODY_KEYS, *_TRANSPORT_KEYS, "stop", "tools", "extra_body", "fit"})
 
 
 def sampling_body(options: Mapping[str, Any]) -> dict[str, Any]:

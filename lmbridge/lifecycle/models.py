@@ -19,11 +19,17 @@ from __future__ import annotations
 
 import builtins
 import time
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Literal
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Literal, TypeVar
 
 from lmbridge.display.progress import progress_display
-from lmbridge.errors import LMBridgeError, ModelError, ModelNotLoadedError, WrongModelTypeError
+from lmbridge.errors import (
+    LMBridgeError,
+    ModelError,
+    ModelNotFoundError,
+    ModelNotLoadedError,
+    WrongModelTypeError,
+)
 from lmbridge.lifecycle.cache import StateCache
 from lmbridge.lifecycle.lms import ProgressCallback
 from lmbridge.lifecycle.loaders import Loader, LoadOptions
@@ -38,6 +44,8 @@ from lmbridge.lifecycle.types import (
     RequestKind,
 )
 from lmbridge.lifecycle.unloading import Unloader
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     from lmbridge.lifecycle.lms import LmsCli
@@ -283,6 +291,29 @@ class ModelManager:
         instance = await self._loader.ensure(resolved, listing, LoadOptions())
         return self._cache.confirm(model, kind, instance)
 
+    async def guarded(
+        self, model: str, kind: RequestKind, call: Callable[[str], Awaitable[T]]
+    ) -> T:
+        """Run ``call(name)`` with the model loaded; heal one "not loaded" answer, retry once.
+
+        ``name`` is the model identifier to send: :meth:`prepare` resolves a partial name
+        (``"gemma"``) or a variant suffix to the key LM Studio knows. A second failure becomes
+        the error :meth:`diagnose` builds.
+        """
+        name = await self.prepare(model, kind=kind)
+        try:
+            return await call(name)
+        except _HEALABLE as first:
+            if first.status_code is None:
+                raise
+            name = await self.heal(model, first, kind=kind)
+        try:
+            return await call(name)
+        except _HEALABLE as second:
+            if second.status_code is None:
+                raise
+            raise await self.diagnose(model, second) from second
+
     async def heal(self, model: str, error: LMBridgeError, *, kind: RequestKind) -> str:
         """Called after a request for ``model`` failed with "not loaded" or "not found".
 
@@ -351,6 +382,10 @@ class ModelManager:
             body=error.body,
             hint=" ".join(tips),
         )
+
+
+# Answers a load (or a reload) can cure; with no status they did not come from the server.
+_HEALABLE = (ModelNotLoadedError, ModelNotFoundError)
 
 
 def _check_kind(name: str, model: ModelInfo, kind: RequestKind) -> None:
