@@ -44,6 +44,11 @@ _EXPORTS: dict[str, str] = {
     "ChatOptions": "lmbridge.chat.requests",
     "SamplingOptions": "lmbridge.chat.requests",
     "RequestOptions": "lmbridge.chat.requests",
+    # context windows
+    "TokenCount": "lmbridge.chat.tokens",
+    "ContextUsage": "lmbridge.chat.tokens",
+    "FitMode": "lmbridge.chat.window",
+    "Trimmed": "lmbridge.chat.fitting",
     # transport
     "RetryPolicy": "lmbridge.transport.retry",
     "HTTPTransport": "lmbridge.transport.client",
@@ -64,6 +69,7 @@ _EXPORTS: dict[str, str] = {
     "AgentSettings": "lmbridge.agent.options",
     "AgentRun": "lmbridge.agent.run",
     "AgentEvent": "lmbridge.agent.events",
+    "ContextTrimmed": "lmbridge.agent.events",
     "ToolCallRecord": "lmbridge.agent.result",
     "StopReason": "lmbridge.agent.result",
     "Toolset": "lmbridge.agent.tools.base",
@@ -120,6 +126,7 @@ __all__ = ["__version__", *sorted(_EXPORTS)]
 if TYPE_CHECKING:
     from lmbridge.agent.events import (
         AgentEvent as AgentEvent,
+        ContextTrimmed as ContextTrimmed,
     )
     from lmbridge.agent.options import (
         AgentSettings as AgentSettings,
@@ -158,6 +165,9 @@ if TYPE_CHECKING:
     from lmbridge.bridge import (
         Bridge as Bridge,
     )
+    from lmbridge.chat.fitting import (
+        Trimmed as Trimmed,
+    )
     from lmbridge.chat.requests import (
         ChatOptions as ChatOptions,
         Message as Message,
@@ -180,6 +190,13 @@ if TYPE_CHECKING:
     )
     from lmbridge.chat.streams import (
         ChatStream as ChatStream,
+    )
+    from lmbridge.chat.tokens import (
+        ContextUsage as ContextUsage,
+        TokenCount as TokenCount,
+    )
+    from lmbridge.chat.window import (
+        FitMode as FitMode,
     )
     from lmbridge.display.progress import (
         ProgressDisplay as ProgressDisplay,
