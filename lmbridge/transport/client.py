@@ -73,18 +73,17 @@ def decode_body(response: httpx.Response, into: type[B] | None, *, model: str | 
     Raises:
         InvalidResponseError: the body is not JSON, or not of the expected shape.
     """
+    # A 200 whose body only says the prompt did not fit is that error (lenient wire types would
+    # take it for an empty answer); cheap to rule out: such a body opens with its error field.
+    if 200 <= response.status_code < 300 and b'"error"' in response.content[:32]:
+        overflow = overflow_in_ok_body(response.content, url=str(response.request.url), model=model)
+        if overflow is not None:
+            raise overflow
     try:
         if into is None:
             return pydantic_core.from_json(response.content)
         return into.model_validate_json(response.content)
     except ValueError as exc:
-        if 200 <= response.status_code < 300:
-            # A 200 whose body only says the prompt did not fit is that error, not a bad shape.
-            overflow = overflow_in_ok_body(
-                response.content, url=str(response.request.url), model=model
-            )
-            if overflow is not None:
-                raise overflow from exc
         what = "JSON" if into is None else f"a valid {into.__name__}"
         raise errors.InvalidResponseError(
             f"the server's answer is not {what}: {str(exc).splitlines()[0]}",
