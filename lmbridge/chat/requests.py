@@ -189,10 +189,12 @@ class ChatOptions(SamplingOptions, total=False):
 
 _BODY_KEYS = ("temperature", "max_tokens", "top_p", "top_k", "seed", "ttl", "tool_choice")
 _TRANSPORT_KEYS = frozenset({"timeout", "max_retries"})
-_KNOWN = frozenset({*_BODY_KEYS, *_TRANSPORT_KEYS, "stop", "tools", "extra_body", "fit"})
+_KNOWN = frozenset({*_BODY_KEYS, *_TRANSPORT_KEYS, "stop", "tools", "extra_body"})
+# ``fit`` is the Bridge's, never sent: chat and stream take it, complete() does not.
+_CHAT_KNOWN = _KNOWN | {"fit"}
 
 
-def sampling_body(options: Mapping[str, Any]) -> dict[str, Any]:
+def sampling_body(options: Mapping[str, Any], *, known: frozenset[str] = _KNOWN) -> dict[str, Any]:
     """The JSON fields for ``options`` (``None`` values left out, ``extra_body`` merged last).
 
     Raises:
@@ -200,7 +202,7 @@ def sampling_body(options: Mapping[str, Any]) -> dict[str, Any]:
             suggested), or a value of the wrong type.
         ValueError: a value out of range (``top_p=1.5``); the message says what is allowed.
     """
-    check_option_names(options, _KNOWN, what="option")
+    check_option_names(options, known, what="option")
     check_option_values(options)
     body = {key: options[key] for key in _BODY_KEYS if options.get(key) is not None}
     stop = options.get("stop")
@@ -234,7 +236,7 @@ def chat_body(
     body: dict[str, Any] = {"model": model, "messages": normalize_messages(messages)}
     if response_format is not None:
         body["response_format"] = response_format_body(response_format)
-    body.update(sampling_body(options))
+    body.update(sampling_body(options, known=_CHAT_KNOWN))
     return body
 
 
