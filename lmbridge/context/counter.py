@@ -70,13 +70,13 @@ class TokenCounter:
         if tools:
             body["tools"] = [dict(tool) for tool in tools]
         try:
-            rendered = await self._http.post_json("/apply-template", body, model=model)
+            rendered = await self._post("/apply-template", body, model)
             prompt = rendered.get("prompt") if isinstance(rendered, dict) else None
             if not isinstance(prompt, str):
                 raise errors.InvalidResponseError("no prompt in the /apply-template answer")
             # add_special: the BOS token the server puts before a chat prompt counts too.
-            tokenized = await self._http.post_json(
-                "/tokenize", {"content": prompt, "add_special": True}, model=model
+            tokenized = await self._post(
+                "/tokenize", {"content": prompt, "add_special": True}, model
             )
             tokens = tokenized.get("tokens") if isinstance(tokenized, dict) else None
             if not isinstance(tokens, list):
@@ -90,3 +90,14 @@ class TokenCounter:
             return None
         self._exact = True
         return len(tokens)
+
+    async def _post(self, path: str, body: dict[str, Any], model: str) -> Any:
+        """POST to a counting route; sent once more if the connection broke (the transport does
+        not repeat POSTs, which may generate; these two only read, so repeating is safe). A
+        pooled connection the server closed while idle breaks exactly so."""
+        try:
+            return await self._http.post_json(path, body, model=model)
+        except errors.APITimeoutError:
+            raise
+        except errors.APIConnectionError:
+            return await self._http.post_json(path, body, model=model)
