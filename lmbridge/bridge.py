@@ -227,7 +227,7 @@ class Bridge:
                 JSON schema, or an OpenAI ``response_format`` dict.
             **options: see :class:`~lmbridge.ChatOptions`: ``temperature``, ``max_tokens``,
                 ``top_p``, ``top_k``, ``stop``, ``seed``, ``tools``, ``tool_choice``, ``ttl``,
-                ``timeout``, ``max_retries``, ``extra_body``.
+                ``timeout``, ``max_retries``, ``extra_body``, ``fit`` (see "Context windows").
 
         Raises:
             StructuredOutputError: the reply did not parse into ``response_format``.
