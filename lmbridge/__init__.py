@@ -63,6 +63,11 @@ _EXPORTS: dict[str, str] = {
     "Timing": "lmbridge.events",
     "ToolCallFinished": "lmbridge.events",
     "ToolCallStarted": "lmbridge.events",
+    # context windows
+    "TokenCount": "lmbridge.chat.tokens",
+    "ContextUsage": "lmbridge.chat.tokens",
+    "FitMode": "lmbridge.chat.window",
+    "Trimmed": "lmbridge.chat.fitting",
     # transport
     "RetryPolicy": "lmbridge.transport.retry",
     "HTTPTransport": "lmbridge.transport.client",
@@ -83,6 +88,7 @@ _EXPORTS: dict[str, str] = {
     "AgentSettings": "lmbridge.agent.options",
     "AgentRun": "lmbridge.agent.run",
     "AgentEvent": "lmbridge.agent.events",
+    "ContextTrimmed": "lmbridge.agent.events",
     "ToolCallRecord": "lmbridge.agent.result",
     "StopReason": "lmbridge.agent.result",
     "Toolset": "lmbridge.agent.tools.base",
@@ -140,6 +146,7 @@ __all__ = ["__version__", *sorted(_EXPORTS)]
 if TYPE_CHECKING:
     from lmbridge.agent.events import (
         AgentEvent as AgentEvent,
+        ContextTrimmed as ContextTrimmed,
     )
     from lmbridge.agent.options import (
         AgentSettings as AgentSettings,
@@ -186,6 +193,9 @@ if TYPE_CHECKING:
         ToolCallReady as ToolCallReady,
         UsageReport as UsageReport,
     )
+    from lmbridge.chat.fitting import (
+        Trimmed as Trimmed,
+    )
     from lmbridge.chat.requests import (
         ChatOptions as ChatOptions,
         Message as Message,
@@ -202,6 +212,13 @@ if TYPE_CHECKING:
     )
     from lmbridge.chat.streams import (
         ChatStream as ChatStream,
+    )
+    from lmbridge.chat.tokens import (
+        ContextUsage as ContextUsage,
+        TokenCount as TokenCount,
+    )
+    from lmbridge.chat.window import (
+        FitMode as FitMode,
     )
     from lmbridge.display.progress import (
         ProgressDisplay as ProgressDisplay,

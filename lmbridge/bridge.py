@@ -37,6 +37,7 @@ from lmbridge.chat.results import (
 from lmbridge.chat.streams import ChatStream
 from lmbridge.chat.structured import ResponseFormat, finish_chat
 from lmbridge.chat.wire import ChatCompletion, EmbeddingResponse, ResponseObject, TextCompletion
+from lmbridge.context import ContextGuard, FitMode, TokenCount
 from lmbridge.events import EventEmitter, Hook, ModelUsage, UsageTracker
 from lmbridge.lifecycle.lms import LmsCli
 from lmbridge.lifecycle.models import ModelManager
@@ -153,6 +154,7 @@ class Bridge:
         """Model lifecycle: ``list``, ``loaded``, ``get``, ``ensure_loaded``, ``unload``."""
         self._calls = ModelCalls(http=self._http, models=self.models, events=self._events)
         self._mismatch = MismatchWarnings(enabled=warn_on_model_mismatch)
+        self._context = ContextGuard(http=self._http, models=self.models)
 
     @property
     def base_url(self) -> str:
@@ -226,23 +228,26 @@ class Bridge:
                 JSON schema, or an OpenAI ``response_format`` dict.
             **options: see :class:`~lmbridge.ChatOptions`: ``temperature``, ``max_tokens``,
                 ``top_p``, ``top_k``, ``stop``, ``seed``, ``tools``, ``tool_choice``, ``ttl``,
-                ``timeout``, ``max_retries``, ``extra_body``.
+                ``timeout``, ``max_retries``, ``extra_body``, ``fit`` (see "Context windows").
 
         Raises:
             StructuredOutputError: the reply did not parse into ``response_format``.
             LMBridgeError: any other failure, typed (see the errors table).
         """
         body = chat_body(model, messages, response_format=response_format, options=options)
-        name, completion, timing = await self._calls.post(
-            _CHAT, body, ChatCompletion, model=model, kind="llm", options=options
-        )
         url = self._http.url(_CHAT)
+        async with self._context.fitted(model, body, options.get("fit"), url=url) as (body, window):
+            name, completion, timing = await self._calls.post(
+                _CHAT, body, ChatCompletion, model=model, kind="llm", options=options
+            )
         result = result_from_completion(completion, sent_model=name, url=url)
-        return finish_chat(
-            timed(result, timing),
-            response_format=response_format,
-            url=url,
-            mismatch=self._mismatch,
+        return window.finish(
+            finish_chat(
+                timed(result, timing),
+                response_format=response_format,
+                url=url,
+                mismatch=self._mismatch,
+            )
         )
 
     @asynccontextmanager
@@ -264,12 +269,14 @@ class Bridge:
         """
         body = chat_body(model, messages, response_format=response_format, options=options)
         timeout, max_retries = options.get("timeout"), options.get("max_retries")
-        body["stream"] = True
-        body["stream_options"] = {"include_usage": True}
+        url = self._http.url(_CHAT)
         observed = observe_call(
             self._events, operation="chat", model=model, path=_CHAT, stream=True, body=body
         )
         async with observed as call, AsyncExitStack() as stack:
+            fitted = self._context.fitted(model, body, options.get("fit"), url=url)
+            body, window = await stack.enter_async_context(fitted)
+            body = {**body, "stream": True, "stream_options": {"include_usage": True}}
 
             async def open_stream(name: str) -> tuple[str, Any]:
                 call.sending(name)
@@ -288,10 +295,11 @@ class Bridge:
             stream: ChatStream[Any] = ChatStream(
                 events,
                 sent_model=name,
-                url=self._http.url(_CHAT),
+                url=url,
                 response_format=response_format,
                 mismatch=self._mismatch,
                 observer=call,
+                window=window,
             )
             try:
                 yield stream
@@ -360,14 +368,16 @@ class Bridge:
         reasoning_effort: Literal["low", "medium", "high"] | None = None,
         temperature: float | None = None,
         max_output_tokens: int | None = None,
+        fit: FitMode | None = None,
         **options: Unpack[RequestOptions],
     ) -> ResponseResult:
         """Use the stateful Responses API (``POST /v1/responses``, LM Studio 0.3.29+).
 
         Pass the returned ``id`` as ``previous_response_id`` to continue. ``tools`` may be in
         chat format (``{"type": "function", "function": {...}}``): they are flattened to the
-        format this endpoint requires. ``options``: ``timeout``, ``max_retries``,
-        ``extra_body`` (see :class:`~lmbridge.RequestOptions`).
+        format this endpoint requires. ``fit`` works as in :meth:`chat` on ``input`` (with a
+        ``previous_response_id``, the server's history is not counted). ``options``:
+        ``timeout``, ``max_retries``, ``extra_body`` (see :class:`~lmbridge.RequestOptions`).
         """
         body = build_responses_body(
             model,
@@ -380,11 +390,24 @@ class Bridge:
             max_output_tokens=max_output_tokens,
             extra_body=options.get("extra_body"),
         )
+        url = self._http.url("/v1/responses")
+        body = await self._context.prepare_response(model, body, fit, url=url)
         model, parsed, timing = await self._calls.post(
             "/v1/responses", body, ResponseObject, model=model, kind="llm", options=options
         )
         self._mismatch.check(model, parsed.model)
         return timed(result_from_response(parsed, sent_model=model), timing)
+
+    async def count_tokens(
+        self,
+        model: str,
+        messages: MessagesArg,
+        *,
+        tools: Sequence[Mapping[str, Any]] | None = None,
+    ) -> TokenCount:
+        """The prompt's tokens (exact where the server can count, else an estimate that learns)
+        and the **loaded** context window it must fit; see the "Context windows" docs page."""
+        return await self._context.count_tokens(model, messages, tools)
 
     # --- agents ----------------------------------------------------------------------------
 

@@ -248,12 +248,60 @@ class BadRequestError(APIStatusError):
 
 
 class ContextLengthExceededError(BadRequestError):
-    """400: the prompt (plus requested tokens) does not fit the model's loaded context."""
+    """The prompt (plus the reply's reserve) does not fit the model's loaded context window.
+
+    Raised for every way a server says so (a 400 from llama.cpp, LM Studio's wordings, a 200 whose
+    body is only such an error, a stream that ends with nothing right after a prompt near the
+    limit), and by ``fit="error"``/``fit="trim"`` before anything is sent.
+
+    Attributes:
+        prompt_tokens: the prompt's size in tokens, when known (counted, estimated or reported).
+        context_length: the loaded context window in tokens, when known.
+    """
 
     default_hint = (
-        "Shorten the conversation, lower max_tokens, or load the model with a larger "
-        "context_length (`ensure_loaded(..., context_length=...)` or `lms load -c`)."
+        'Pass fit="trim" to drop the oldest turns, shorten the conversation or lower max_tokens, '
+        "or reload the model with a larger context_length "
+        "(`await bridge.models.ensure_loaded(model, context_length=...)` or `lms load -c N`)."
     )
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int = 400,
+        prompt_tokens: int | None = None,
+        context_length: int | None = None,
+        hint: str | None = None,
+        url: str | None = None,
+        model: str | None = None,
+        body: str | bytes | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(
+            message,
+            status_code=status_code,
+            hint=hint,
+            url=url,
+            model=model,
+            body=body,
+            retry_after=retry_after,
+        )
+        self.prompt_tokens = prompt_tokens
+        self.context_length = context_length
+
+    def __str__(self) -> str:
+        text = super().__str__()
+        if self.prompt_tokens is None and self.context_length is None:
+            return text
+        prompt, window = _figure(self.prompt_tokens), _figure(self.context_length)
+        # The figures go right after the message, before the context and the hint.
+        rest = text[len(self.message) :]
+        return f"{self.message} (prompt: {prompt} tokens, context window: {window}){rest}"
+
+
+def _figure(value: int | None) -> str:
+    return "?" if value is None else str(value)
 
 
 class AuthenticationError(APIStatusError):

@@ -37,6 +37,9 @@ ALLOWED: dict[str, set[str]] = {
     "mcp_config": {"errors"},
     # The model call path (the guard, observed) below the Bridge, on what the Bridge builds.
     "calls": {"jsonparse", "errors", "transport", "chat", "lifecycle", "events"},
+    # Fitting prompts into the loaded context window: on the transport, the chat model and the
+    # model manager, below the Bridge.
+    "context": {"jsonparse", "errors", "transport", "chat", "lifecycle", "display", "events"},
     "bridge": {
         "jsonparse",
         "errors",
@@ -47,8 +50,9 @@ ALLOWED: dict[str, set[str]] = {
         "events",
         "telemetry",
         "calls",
+        "context",
     },
-    "sync": {"errors", "transport", "chat", "lifecycle", "agent", "bridge", "events"},
+    "sync": {"errors", "transport", "chat", "lifecycle", "agent", "context", "bridge", "events"},
     "terminal": set(),
     "demo": {"errors", "transport", "chat", "lifecycle", "bridge", "terminal", "testing"},
     # The MCP server sits on top, beside the demo: it serves the whole library to MCP hosts.
@@ -82,6 +86,7 @@ ALLOWED: dict[str, set[str]] = {
         "chat",
         "lifecycle",
         "agent",
+        "context",
         "mcp_config",
         "bridge",
         "sync",

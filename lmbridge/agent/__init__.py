@@ -8,6 +8,7 @@ Run one with :meth:`Bridge.run_agent <lmbridge.Bridge.run_agent>` or watch it wi
 from lmbridge.agent.client import AgentClient
 from lmbridge.agent.events import (
     AgentEvent,
+    ContextTrimmed,
     RoundFinished,
     RoundRetried,
     RoundStarted,
@@ -28,6 +29,7 @@ __all__ = [
     "AgentResult",
     "AgentRun",
     "AgentSettings",
+    "ContextTrimmed",
     "RecoveredCall",
     "RoundFinished",
     "RoundRetried",

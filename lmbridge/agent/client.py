@@ -1,12 +1,13 @@
 """What the agent loop needs from the client that sends its rounds: a small protocol.
 
-The loop depends on these two members, not on :class:`~lmbridge.Bridge`, so ``agent/`` never
+The loop depends on these members, not on :class:`~lmbridge.Bridge`, so ``agent/`` never
 imports the facade above it (the Bridge satisfies the protocol as it is, and passes itself).
 Tests and other front ends can drive the loop with anything of this shape.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
@@ -15,6 +16,7 @@ if TYPE_CHECKING:
 
     from lmbridge.chat.requests import ChatOptions, MessagesArg
     from lmbridge.chat.streams import ChatStream
+    from lmbridge.chat.tokens import TokenCount
 
 __all__ = ["AgentClient", "ModelState"]
 
@@ -43,4 +45,14 @@ class AgentClient(Protocol):
         self, model: str, messages: MessagesArg, **options: Unpack[ChatOptions]
     ) -> AbstractAsyncContextManager[ChatStream[Any]]:
         """Stream one reply of ``model`` to ``messages``."""
+        ...
+
+    async def count_tokens(
+        self,
+        model: str,
+        messages: MessagesArg,
+        *,
+        tools: Sequence[Mapping[str, Any]] | None = None,
+    ) -> TokenCount:
+        """The transcript's tokens and the model's loaded window (for ``fit``)."""
         ...

@@ -6,10 +6,12 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from lmbridge.agent.result import AgentResult, ToolCallRecord
+from lmbridge.chat.fitting import Trimmed
 from lmbridge.chat.wire import Usage
 
 __all__ = [
     "AgentEvent",
+    "ContextTrimmed",
     "RoundFinished",
     "RoundRetried",
     "RoundStarted",
@@ -93,6 +95,20 @@ class RoundFinished:
 
 
 @dataclass(frozen=True, slots=True)
+class ContextTrimmed:
+    """What this round sends was trimmed to fit the model's context window (``fit="trim"``).
+
+    ``trimmed`` says how: old tool results shortened (head and tail kept, the cut marked in the
+    text the model reads), the oldest rounds dropped, tokens before and after. The run's
+    ``messages`` keep the whole transcript.
+    """
+
+    round: int
+    trimmed: Trimmed
+    type: Literal["context_trimmed"] = "context_trimmed"
+
+
+@dataclass(frozen=True, slots=True)
 class RunFinished:
     """The run ended; ``result`` is what ``run.result()`` returns."""
 
@@ -105,6 +121,7 @@ AgentEvent = (
     | RunTextDelta
     | RunReasoningDelta
     | RoundRetried
+    | ContextTrimmed
     | ToolCallRequested
     | ToolResultReady
     | RoundFinished

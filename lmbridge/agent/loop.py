@@ -10,8 +10,10 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from lmbridge import errors
+from lmbridge.agent.context import fit_transcript
 from lmbridge.agent.events import (
     AgentEvent,
+    ContextTrimmed,
     RoundFinished,
     RoundRetried,
     RoundStarted,
@@ -257,8 +259,18 @@ class AgentLoop:
     async def _stream_round(self, registry: ToolRegistry) -> ChatResult[Any]:
         tools = registry.openai_tools() or None
         tool_choice = self._settings["tool_choice"] if tools else None
+        fitted = await fit_transcript(
+            self._client,
+            self._model,
+            self._messages,
+            tools=tools,
+            fit=self._settings["fit"],
+            max_tokens=self._settings.get("max_tokens"),
+        )
+        if fitted.trimmed is not None:
+            await self._emit(ContextTrimmed(self._rounds, fitted.trimmed))
         async with self._client.stream(
-            self._model, self._messages, **self._chat_options, tools=tools, tool_choice=tool_choice
+            self._model, fitted.messages, **self._chat_options, tools=tools, tool_choice=tool_choice
         ) as stream:
             try:
                 async for event in stream:

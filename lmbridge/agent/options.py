@@ -8,6 +8,7 @@ from typing import Any, Final, cast
 from lmbridge.agent.tools.registry import DEFAULT_MAX_RESULT_CHARS
 from lmbridge.chat.requests import SamplingOptions
 from lmbridge.chat.validate import check_option_names, check_option_values
+from lmbridge.chat.window import FitMode
 
 __all__ = ["AGENT_DEFAULTS", "AgentSettings", "agent_settings", "chat_options"]
 
@@ -33,6 +34,10 @@ class AgentSettings(SamplingOptions, total=False):
         max_result_chars: longer tool results are cut, with a marker (default 20 000).
         pass_images: show images returned by tools to the model, for vision models.
         tool_choice: passed to every model call that offers tools.
+        fit: keeping the transcript inside the model's loaded context window: ``"trim"``
+            (default) shortens old tool results, then drops the oldest rounds, and tells the
+            caller with a :class:`~lmbridge.agent.ContextTrimmed` event; ``"error"`` raises
+            :class:`~lmbridge.ContextLengthExceededError` before sending; ``None`` sends all.
     """
 
     system: str | None
@@ -46,6 +51,7 @@ class AgentSettings(SamplingOptions, total=False):
     max_result_chars: int | None
     pass_images: bool
     tool_choice: str | Mapping[str, Any] | None
+    fit: FitMode | None
 
 
 _CHAT_OPTIONS = SamplingOptions.__optional_keys__
@@ -65,6 +71,7 @@ AGENT_DEFAULTS: Final[AgentSettings] = {
     "max_result_chars": DEFAULT_MAX_RESULT_CHARS,
     "pass_images": False,
     "tool_choice": None,
+    "fit": "trim",
 }
 
 

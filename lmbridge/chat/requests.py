@@ -20,6 +20,7 @@ from typing_extensions import TypedDict
 from lmbridge.chat.results import ChatResult
 from lmbridge.chat.structured import ResponseFormat, response_format_body
 from lmbridge.chat.validate import check_option_names, check_option_values
+from lmbridge.chat.window import FitMode
 from lmbridge.transport.client import TimeoutArg
 
 __all__ = [
@@ -174,18 +175,26 @@ class ChatOptions(SamplingOptions, total=False):
     Attributes:
         tools: function tools in OpenAI chat format.
         tool_choice: ``"auto"``, ``"none"``, ``"required"`` or a named function.
+        fit: what to do with a prompt that cannot fit the model's loaded context window with
+            the reply's reserve (``max_tokens``, else 512 at most a quarter of the window):
+            ``None`` (default) sends it as it is; ``"error"`` raises
+            :class:`~lmbridge.ContextLengthExceededError` before sending; ``"trim"`` drops the
+            oldest turns first (see the "Context windows" docs page).
     """
 
     tools: Sequence[Mapping[str, Any]] | None
     tool_choice: str | Mapping[str, Any] | None
+    fit: FitMode | None
 
 
 _BODY_KEYS = ("temperature", "max_tokens", "top_p", "top_k", "seed", "ttl", "tool_choice")
 _TRANSPORT_KEYS = frozenset({"timeout", "max_retries"})
 _KNOWN = frozenset({*_BODY_KEYS, *_TRANSPORT_KEYS, "stop", "tools", "extra_body"})
+# ``fit`` is the Bridge's, never sent: chat and stream take it, complete() does not.
+_CHAT_KNOWN = _KNOWN | {"fit"}
 
 
-def sampling_body(options: Mapping[str, Any]) -> dict[str, Any]:
+def sampling_body(options: Mapping[str, Any], *, known: frozenset[str] = _KNOWN) -> dict[str, Any]:
     """The JSON fields for ``options`` (``None`` values left out, ``extra_body`` merged last).
 
     Raises:
@@ -193,7 +202,7 @@ def sampling_body(options: Mapping[str, Any]) -> dict[str, Any]:
             suggested), or a value of the wrong type.
         ValueError: a value out of range (``top_p=1.5``); the message says what is allowed.
     """
-    check_option_names(options, _KNOWN, what="option")
+    check_option_names(options, known, what="option")
     check_option_values(options)
     body = {key: options[key] for key in _BODY_KEYS if options.get(key) is not None}
     stop = options.get("stop")
@@ -227,7 +236,7 @@ def chat_body(
     body: dict[str, Any] = {"model": model, "messages": normalize_messages(messages)}
     if response_format is not None:
         body["response_format"] = response_format_body(response_format)
-    body.update(sampling_body(options))
+    body.update(sampling_body(options, known=_CHAT_KNOWN))
     return body
 
 

@@ -10,6 +10,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+from lmbridge.chat.tokens import ContextUsage
 from lmbridge.chat.wire import (
     ChatCompletion,
     EmbeddingResponse,
@@ -120,6 +121,8 @@ class ChatResult(_ModelNames, Generic[T]):
         stats: LM Studio's generation stats, when present.
         raw: the validated response (for streams, one assembled from the chunks).
         timing: how long the call took (:class:`~lmbridge.Timing`), measured client-side.
+        context: how full the model's context window was after this call (``87% of 4096``),
+            when its loaded context length is known; ``usage`` stays what the server said.
     """
 
     text: str
@@ -134,6 +137,7 @@ class ChatResult(_ModelNames, Generic[T]):
     raw: ChatCompletion | None = field(default=None, repr=False)
     # Stamped by the Bridge as the call ends; not compared: two equal answers differ in time.
     timing: Timing = field(default_factory=Timing, repr=False, compare=False)
+    context: ContextUsage | None = None
 
     @property
     def truncated(self) -> bool:
@@ -158,6 +162,7 @@ class ChatResult(_ModelNames, Generic[T]):
                 ("finish_reason", self.finish_reason),
                 ("model", self.model),
                 ("usage", _tokens(self.usage)),
+                ("context", None if self.context is None else str(self.context)),
             ],
         )
 
@@ -167,6 +172,7 @@ class ChatResult(_ModelNames, Generic[T]):
             ("finish_reason", self.finish_reason),
             *self._model_fields(),
             ("tokens", _tokens(self.usage)),
+            ("context", None if self.context is None else str(self.context)),
             ("parsed", repr(self.parsed) if self.parsed is not None else None),
         ]
         return block(

@@ -15,6 +15,7 @@ from lmbridge.chat.events import StreamEvent
 from lmbridge.chat.observed import CallObserver
 from lmbridge.chat.results import ChatResult, MismatchWarnings
 from lmbridge.chat.structured import ResponseFormat, finish_chat
+from lmbridge.chat.window import PromptWindow
 from lmbridge.chat.wire import CHAT_CHUNK, ChatChunk
 from lmbridge.transport.classify import embedded_status, error_from_response
 from lmbridge.transport.sse import ServerSentEvent
@@ -46,7 +47,10 @@ class ChatStream(Generic[T]):
     Calling ``result()`` without iterating reads the rest of the stream. Iterate at most once.
 
     A stream that ends without ``[DONE]`` and without a ``finish_reason`` raises
-    :class:`~lmbridge.StreamError`: a partial reply is never passed off as complete.
+    :class:`~lmbridge.StreamError`: a partial reply is never passed off as complete. One that ends
+    with nothing at all (no content, no finish reason) right after a prompt near the context limit
+    raises :class:`~lmbridge.ContextLengthExceededError`: that is how LM Studio has answered an
+    overflow.
 
     Args:
         source: batches of server-sent events, one batch per network read.
@@ -55,6 +59,8 @@ class ChatStream(Generic[T]):
         response_format: what the finished reply is parsed into, if anything.
         mismatch: told which model answered, once the reply is complete.
         observer: told when the first token arrives and how the stream ended (timing, events).
+        window: the prompt measured against the model's context window, if it was: fills the
+            result's ``context`` and learns from its usage.
     """
 
     def __init__(
@@ -66,9 +72,11 @@ class ChatStream(Generic[T]):
         response_format: ResponseFormat | None,
         mismatch: MismatchWarnings,
         observer: CallObserver | None = None,
+        window: PromptWindow | None = None,
     ) -> None:
         self._source = source
         self._observer = observer
+        self._window = window
         self._assembler = ChatAssembler(sent_model)
         self._url = url
         self._response_format = response_format
@@ -167,6 +175,15 @@ class ChatStream(Generic[T]):
 
     def _end(self, *, done: bool) -> None:
         self._ended = True
+        assembler = self._assembler
+        window = self._window
+        silent = not assembler.text and not assembler.tool_calls() and assembler.usage is None
+        if window is not None and assembler.finish_reason is None and silent and window.near_limit:
+            raise window.overflow(
+                "the stream ended without a word right after a prompt near the context limit "
+                "(how LM Studio answers a prompt that does not fit)",
+                url=self._url,
+            )
         self._complete = done or self._assembler.finish_reason is not None
         if not self._complete:
             raise errors.StreamError(
@@ -201,14 +218,17 @@ class ChatStream(Generic[T]):
                     url=self._url,
                     model=self._assembler.sent_model,
                 )
-            self._result = finish_chat(
+            result: ChatResult[T] = finish_chat(
                 self._assembler.result(),
                 response_format=self._response_format,
                 url=self._url,
                 mismatch=self._mismatch,
             )
+            if self._window is not None:
+                result = self._window.finish(result)
             if self._observer is not None:
-                self._result = self._observer.complete(self._result)
+                result = self._observer.complete(result)
+            self._result = result
         return self._result
 
     async def aclose(self) -> None:

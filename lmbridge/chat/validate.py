@@ -84,6 +84,11 @@ def _stop(name: str, value: Any) -> None:
         raise TypeError(f"{name} must be {allowed}, not {value!r}")
 
 
+def _fit(name: str, value: Any) -> None:
+    if value not in ("error", "trim"):
+        raise ValueError(f"{name} must be None, 'error' or 'trim', not {value!r}")
+
+
 # Checked when given and not None; None always means "the server's default".
 _CHECKS: dict[str, Callable[[str, Any], None]] = {
     "temperature": _number(0),
@@ -95,6 +100,7 @@ _CHECKS: dict[str, Callable[[str, Any], None]] = {
     "ttl": _integer(1),
     "max_retries": _integer(0),
     "stop": _stop,
+    "fit": _fit,
 }
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import builtins
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, TypeVar
 
 from lmbridge.display.progress import progress_display
 from lmbridge.errors import (
@@ -47,6 +47,8 @@ from lmbridge.lifecycle.types import (
     RequestKind,
 )
 from lmbridge.lifecycle.unloading import Unloader
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     from lmbridge.lifecycle.lms import LmsCli

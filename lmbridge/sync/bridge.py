@@ -88,6 +88,7 @@ class SyncBridge(Proxy[Bridge]):
     embed = blocking(Bridge.embed)
     complete = blocking(Bridge.complete)
     respond = blocking(Bridge.respond)
+    count_tokens = blocking(Bridge.count_tokens)
     run_agent = blocking(Bridge.run_agent)
     stream_agent = blocking_stream(Bridge.stream_agent)
 

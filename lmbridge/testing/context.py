@@ -39,6 +39,10 @@ class SimSettings:
     routes_disabled: set[str] = field(default_factory=set)
     version: str = "0.4.8"
     default_jit_ttl: float | None = DEFAULT_JIT_TTL
+    # How a prompt over the loaded context is answered (see ``overflow.py``).
+    context_overflow: Literal["error", "error_object", "error_in_200", "empty_stream", "off"] = (
+        "error"
+    )
 
 
 class SimContext:

@@ -19,6 +19,7 @@ from lmbridge.testing.exchange import (
     sse_data,
 )
 from lmbridge.testing.failures import SimError
+from lmbridge.testing.overflow import overflow_answer
 from lmbridge.testing.request_text import estimate_tokens, prompt_tokens
 from lmbridge.testing.script import Reply, apply_limits
 from lmbridge.testing.serving import (
@@ -90,6 +91,9 @@ async def generate(
     inst = await admit(context, body, kind="chat")
     if isinstance(inst, SimError):
         return error_response(inst)
+    overflow = overflow_answer(context, inst, body) if kind == "chat" else None
+    if overflow is not None:
+        return overflow
     activity = inst.track("processingPrompt", now=context.now())
     handed_off = False
     try:

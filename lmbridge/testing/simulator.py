@@ -16,6 +16,7 @@ from lmbridge.testing.context import NotLoadedStyle, SimContext, SimSettings, Un
 from lmbridge.testing.core import RecordedRequest, SimCore
 from lmbridge.testing.exchange import SimRequest, SimResponse
 from lmbridge.testing.failures import SimError
+from lmbridge.testing.overflow import OverflowStyle
 from lmbridge.testing.script import Responder, ScriptItem
 from lmbridge.testing.server import serve_asgi
 from lmbridge.testing.state import (
@@ -191,6 +192,16 @@ class SimulatedLMStudio:
     @not_loaded_error.setter
     def not_loaded_error(self, value: NotLoadedStyle) -> None:
         self._settings.not_loaded_error = value
+
+    @property
+    def context_overflow(self) -> OverflowStyle:
+        """How a prompt over the instance's loaded context length is answered (default
+        ``"error"``; see :mod:`lmbridge.testing.overflow`)."""
+        return self._settings.context_overflow
+
+    @context_overflow.setter
+    def context_overflow(self, value: OverflowStyle) -> None:
+        self._settings.context_overflow = value
 
     @property
     def routes_disabled(self) -> set[str]:

@@ -16,7 +16,14 @@ from lmbridge import errors
 from lmbridge.jsonparse import JSONParseError, parse_json
 from lmbridge.transport.retry import parse_retry_after
 
-__all__ = ["embedded_status", "error_from_ok_answer", "error_from_response", "error_only"]
+__all__ = [
+    "context_figures",
+    "embedded_status",
+    "error_from_ok_answer",
+    "error_from_response",
+    "error_only",
+    "is_context_overflow",
+]
 
 _NOT_LOADED = re.compile(
     r"no models? (?:are )?loaded|not loaded|no (?:embedding )?models? (?:is )?loaded", re.I
@@ -27,6 +34,29 @@ _MODEL_NOT_FOUND = re.compile(
     re.I | re.S,
 )
 _CONTEXT = re.compile(r"exceed_context_size|context (?:length|size|window)|n_ctx", re.I)
+# Wordings that mean "the prompt does not fit" whatever the status: llama.cpp's ("n_keep >= n_ctx",
+# "the request exceeds the available context size"), LM Studio's ("Trying to keep the first N
+# tokens when context the overflows. However, the model is loaded with context length of only M
+# tokens", "Reached context length of N tokens", "greater than the context length") and the
+# OpenAI-style "maximum context length is N tokens".
+_OVERFLOW = re.compile(
+    r"n_keep\s*>=?\s*n_ctx|exceeds? the (?:available )?context (?:size|length|window)"
+    r"|exceed_context_size|context (?:length|window) (?:exceeded|overflow)"
+    r"|loaded with context length of only|reached context length of"
+    r"|greater than the context length|maximum context length is"
+    r"|prompt is too long",
+    re.I,
+)
+_PROMPT_FIGURE = re.compile(
+    r"n_prompt_tokens\W{1,3}(\d+)|keep the first (\d+) tokens|requested (\d+) tokens"
+    r"|prompt (?:has|of|is) (\d+) tokens|(\d+) tokens? (?:in|for) the prompt",
+    re.I,
+)
+_WINDOW_FIGURE = re.compile(
+    r"n_ctx(?:_slot)?\W{1,3}(\d+)|context length of (?:only )?(\d+)"
+    r"|maximum context length is (\d+)|context (?:size|window|length) (?:is |of )?(\d+)",
+    re.I,
+)
 _YOUR_MODELS = re.compile(r"your models:\s*(.*)", re.I | re.S)
 _LISTED_NAME = re.compile(r"^[\s\-*•]*([\w./:@-]+)\s*$")
 _UNKNOWN_ROUTE = re.compile(r"unexpected endpoint|unknown (?:route|endpoint)", re.I)
@@ -74,6 +104,32 @@ def _models_listed(message: str) -> list[str]:
     return names
 
 
+def _first_int(pattern: re.Pattern[str], text: str) -> int | None:
+    match = pattern.search(text)
+    if match is None:
+        return None
+    return int(next(group for group in match.groups() if group is not None))
+
+
+def is_context_overflow(message: str, error_type: str = "", *, status: int = 400) -> bool:
+    """Whether an error's text (or type) says the prompt did not fit the context window."""
+    if _OVERFLOW.search(message) or _OVERFLOW.search(error_type):
+        return True
+    # A 200 whose body is only an error object (LM Studio) is read like a 400.
+    return status in (200, 400) and bool(_CONTEXT.search(message) or _CONTEXT.search(error_type))
+
+
+def context_figures(message: str, err: Mapping[str, Any]) -> tuple[int | None, int | None]:
+    """The prompt's size and the window's, from the error object's fields or its text."""
+    prompt = err.get("n_prompt_tokens")
+    window = err.get("n_ctx")
+    if not isinstance(prompt, int) or isinstance(prompt, bool):
+        prompt = _first_int(_PROMPT_FIGURE, message)
+    if not isinstance(window, int) or isinstance(window, bool):
+        window = _first_int(_WINDOW_FIGURE, message)
+    return prompt, window
+
+
 def error_from_response(
     status: int,
     headers: Mapping[str, str],
@@ -116,9 +172,16 @@ def error_from_response(
                 status_code=status,
                 body=body,
             )
-    if status == 400 and (_CONTEXT.search(message) or _CONTEXT.search(error_type)):
+    if status not in (401, 403, 429) and is_context_overflow(message, error_type, status=status):
+        prompt_tokens, context_length = context_figures(message, err)
         return errors.ContextLengthExceededError(
-            shown, status_code=status, url=url, model=model, body=body
+            shown,
+            status_code=status,
+            url=url,
+            model=model,
+            body=body,
+            prompt_tokens=prompt_tokens,
+            context_length=context_length,
         )
     cls = _STATUS_CLASSES.get(status)
     if cls is None:

@@ -203,14 +203,14 @@ async def test_a_tool_call_without_streaming(target: Target) -> None:
 
 
 async def test_a_prompt_over_the_context_is_context_length_exceeded(target: Target) -> None:
-    if target.kind == "sim":
-        pytest.skip(
-            "the simulator enforces no context length: its models produce scripted text and "
-            "count no tokens against a context, so there is no limit to exceed"
-        )
+    # The simulator checks prompts against each instance's loaded context length too, and
+    # answers with LM Studio's wording; both carry the window's size.
     with pytest.raises(ContextLengthExceededError) as caught:
         await target.bridge.chat(target.model, "lorem ipsum " * 5000, max_tokens=SHORT)
     assert caught.value.status_code == 400
+    assert caught.value.context_length is not None
+    assert caught.value.prompt_tokens is not None
+    assert caught.value.prompt_tokens > caught.value.context_length
 
 
 async def test_an_unknown_model_name(target: Target) -> None:
