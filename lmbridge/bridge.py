@@ -240,6 +240,7 @@ class Bridge:
             name, completion, timing = await self._calls.post(
                 _CHAT, body, ChatCompletion, model=model, kind="llm", options=options
             )
+            window = await self._context.settle(window, name)
         result = result_from_completion(completion, sent_model=name, url=url)
         return window.finish(
             finish_chat(
@@ -292,6 +293,7 @@ class Bridge:
                 return name, events
 
             name, events = await self._calls.guarded(model, "llm", open_stream)
+            window = await self._context.settle(window, name)
             stream: ChatStream[Any] = ChatStream(
                 events,
                 sent_model=name,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from typing import Any
 
 from lmbridge import errors
@@ -69,8 +70,13 @@ class ContextGuard:
                 cannot fit the loaded window (``"trim"``: even after trimming).
         """
         mode = check_fit(fit)
-        name = await self._models.prepare(model, kind="llm")
-        context_length = (await self._windows.get(name)).context_length
+        if mode is None:
+            # Nothing to check before sending: no listing, no load here (the request's own
+            # guard loads, inside its observed call); the window is settled after the answer.
+            name, context_length = model, self._windows.remembered(model)
+        else:
+            name = await self._models.prepare(model, kind="llm")
+            context_length = (await self._windows.get(name)).context_length
         messages: list[dict[str, Any]] = body["messages"]
         tools = body.get("tools")
         reserve = reply_reserve(body.get("max_tokens"), context_length)
@@ -124,6 +130,17 @@ class ContextGuard:
         if len(fitted["messages"]) == len(proxies):
             return body
         return {**body, "input": messages_as_input(body.get("input"), fitted["messages"])}
+
+    async def settle(self, window: PromptWindow, sent_model: str) -> PromptWindow:
+        """``window`` with the loaded context length, once the request was sent as
+        ``sent_model``: looked up when not known yet, on a server whose listings can say it
+        (never on one that lists nothing, e.g. with ``auto_load=False`` and no listing route)."""
+        if window.context_length is not None or self._models.source is None:
+            return window
+        context_length = (await self._windows.get(sent_model)).context_length
+        if context_length is None:
+            return window
+        return replace(window, model=sent_model, context_length=context_length)
 
     @asynccontextmanager
     async def fitted(

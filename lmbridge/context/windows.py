@@ -54,6 +54,13 @@ class ContextWindows:
         """Ask again next time (after an overflow: the model may have been reloaded)."""
         self._known.pop(name, None)
 
+    def remembered(self, name: str) -> int | None:
+        """The loaded window of ``name`` if it was looked up within the last minute (no I/O)."""
+        entry = self._known.get(name)
+        if entry is not None and self._clock() - entry[0] < _REMEMBER_SECONDS:
+            return entry[1].context_length
+        return None
+
     async def get(self, name: str) -> Window:
         """The window of the instance ``name`` (the name sent) runs on; unknown fields ``None``.
 
