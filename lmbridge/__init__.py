@@ -28,6 +28,7 @@ _EXPORTS: dict[str, str] = {
     "SyncStream": "lmbridge.sync",
     # messages and results
     "Message": "lmbridge.chat.requests",
+    "Image": "lmbridge.chat.images",
     "ChatResult": "lmbridge.chat.results",
     "CompletionResult": "lmbridge.chat.results",
     "EmbeddingResult": "lmbridge.chat.results",
@@ -40,7 +41,10 @@ _EXPORTS: dict[str, str] = {
     "ToolCallDelta": "lmbridge.chat.results",
     "ToolCallReady": "lmbridge.chat.results",
     "UsageReport": "lmbridge.chat.results",
+    "PartialParsed": "lmbridge.chat.results",
     "ChatStream": "lmbridge.chat.streams",
+    "CompletionStream": "lmbridge.chat.text_streams",
+    "ResponseStream": "lmbridge.chat.text_streams",
     "ChatOptions": "lmbridge.chat.requests",
     "SamplingOptions": "lmbridge.chat.requests",
     "RequestOptions": "lmbridge.chat.requests",
@@ -99,6 +103,9 @@ _EXPORTS: dict[str, str] = {
     "ModelNotLoadedError": "lmbridge.errors",
     "InvalidResponseError": "lmbridge.errors",
     "StructuredOutputError": "lmbridge.errors",
+    "StructuredOutputIgnoredError": "lmbridge.errors",
+    "StructuredAttempt": "lmbridge.errors",
+    "ImageError": "lmbridge.errors",
     "StreamError": "lmbridge.errors",
     "LmsError": "lmbridge.errors",
     "LmsNotFoundError": "lmbridge.errors",
@@ -158,6 +165,9 @@ if TYPE_CHECKING:
     from lmbridge.bridge import (
         Bridge as Bridge,
     )
+    from lmbridge.chat.images import (
+        Image as Image,
+    )
     from lmbridge.chat.requests import (
         ChatOptions as ChatOptions,
         Message as Message,
@@ -168,6 +178,7 @@ if TYPE_CHECKING:
         ChatResult as ChatResult,
         CompletionResult as CompletionResult,
         EmbeddingResult as EmbeddingResult,
+        PartialParsed as PartialParsed,
         ReasoningDelta as ReasoningDelta,
         ResponseResult as ResponseResult,
         StreamEvent as StreamEvent,
@@ -180,6 +191,10 @@ if TYPE_CHECKING:
     )
     from lmbridge.chat.streams import (
         ChatStream as ChatStream,
+    )
+    from lmbridge.chat.text_streams import (
+        CompletionStream as CompletionStream,
+        ResponseStream as ResponseStream,
     )
     from lmbridge.display.progress import (
         ProgressDisplay as ProgressDisplay,
@@ -196,6 +211,7 @@ if TYPE_CHECKING:
         ConflictError as ConflictError,
         ConnectTimeoutError as ConnectTimeoutError,
         ContextLengthExceededError as ContextLengthExceededError,
+        ImageError as ImageError,
         InsufficientMemoryError as InsufficientMemoryError,
         InvalidResponseError as InvalidResponseError,
         LMBridgeError as LMBridgeError,
@@ -216,7 +232,9 @@ if TYPE_CHECKING:
         ReadTimeoutError as ReadTimeoutError,
         ServerError as ServerError,
         StreamError as StreamError,
+        StructuredAttempt as StructuredAttempt,
         StructuredOutputError as StructuredOutputError,
+        StructuredOutputIgnoredError as StructuredOutputIgnoredError,
         ToolListingError as ToolListingError,
         UnprocessableEntityError as UnprocessableEntityError,
         WrongModelTypeError as WrongModelTypeError,

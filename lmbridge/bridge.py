@@ -14,28 +14,23 @@ from typing_extensions import Unpack
 
 from lmbridge import errors
 from lmbridge.chat.assemble import result_from_completion
+from lmbridge.chat.repair import DEFAULT_VALIDATION_RETRIES
 from lmbridge.chat.requests import (
     ChatOptions,
     MessagesArg,
     RequestOptions,
-    SamplingOptions,
     chat_body,
-    embedding_body,
-    sampling_body,
 )
 from lmbridge.chat.responses import build_responses_body, result_from_response
 from lmbridge.chat.results import (
     ChatResult,
-    CompletionResult,
-    EmbeddingResult,
     MismatchWarnings,
     ResponseResult,
-    completion_result,
-    embedding_result,
 )
 from lmbridge.chat.streams import ChatStream
-from lmbridge.chat.structured import ResponseFormat, finish_chat
-from lmbridge.chat.wire import ChatCompletion, EmbeddingResponse, ResponseObject, TextCompletion
+from lmbridge.chat.structured import ResponseFormat
+from lmbridge.chat.wire import ChatCompletion, ResponseObject
+from lmbridge.endpoints import EndpointCalls
 from lmbridge.lifecycle.lms import LmsCli
 from lmbridge.lifecycle.models import ModelManager
 from lmbridge.lifecycle.types import RequestKind
@@ -64,7 +59,7 @@ _CHAT = "/v1/chat/completions"
 _EMBEDDINGS = "/v1/embeddings"
 
 
-class Bridge:
+class Bridge(EndpointCalls):
     """An async client for LM Studio and any OpenAI-compatible server.
 
     Safe to share across any number of concurrent tasks. Use it as an async context manager, or
@@ -249,22 +244,24 @@ class Bridge:
                 JSON schema, or an OpenAI ``response_format`` dict.
             **options: see :class:`~lmbridge.ChatOptions`: ``temperature``, ``max_tokens``,
                 ``top_p``, ``top_k``, ``stop``, ``seed``, ``tools``, ``tool_choice``, ``ttl``,
-                ``timeout``, ``max_retries``, ``extra_body``.
+                ``validation_retries`` (default 1), ``images``, ``timeout``, ``max_retries``,
+                ``extra_body``.
 
         Raises:
-            StructuredOutputError: the reply did not parse into ``response_format``.
+            StructuredOutputError: no reply parsed into ``response_format`` (``attempts`` holds
+                each try), or the reply was cut at ``max_tokens`` (``truncated``).
+            WrongModelTypeError: images for a model that cannot see.
             LMBridgeError: any other failure, typed (see the errors table).
         """
+        messages, images = await self._with_images(model, messages, options)
         body = chat_body(model, messages, response_format=response_format, options=options)
-        name, completion = await self._post_model(
-            _CHAT, body, ChatCompletion, model=model, kind="llm", options=options
+        name, completion = await self._images_refused(
+            self._post_model(_CHAT, body, ChatCompletion, model=model, kind="llm", options=options),
+            model,
+            images,
         )
-        return finish_chat(
-            result_from_completion(completion, sent_model=name),
-            response_format=response_format,
-            url=self._http.url(_CHAT),
-            mismatch=self._mismatch,
-        )
+        validation = self._validation(model, body, response_format, options)
+        return await validation.finish(result_from_completion(completion, sent_model=name))
 
     @asynccontextmanager
     async def stream(
@@ -279,10 +276,14 @@ class Bridge:
 
         Takes the same options as :meth:`chat`. Events are :class:`~lmbridge.TextDelta`,
         :class:`~lmbridge.ReasoningDelta`, :class:`~lmbridge.ToolCallDelta`,
-        :class:`~lmbridge.ToolCallReady` and :class:`~lmbridge.UsageReport`; ``await s.result()``
-        gives the :class:`~lmbridge.ChatResult`. Leaving the block early, breaking out of the
-        loop or cancelling the task closes the response.
+        :class:`~lmbridge.ToolCallReady` and :class:`~lmbridge.UsageReport` (and, with a
+        ``response_format``, :class:`~lmbridge.PartialParsed`); ``await s.result()`` gives the
+        :class:`~lmbridge.ChatResult`. The streamed reply is the first attempt: if it does not
+        validate, ``result()`` asks again without streaming, ``validation_retries`` times.
+        Leaving the block early, breaking out of the loop or cancelling the task closes the
+        response.
         """
+        messages, images = await self._with_images(model, messages, options)
         body = chat_body(model, messages, response_format=response_format, options=options)
         timeout, max_retries = options.get("timeout"), options.get("max_retries")
         body["stream"] = True
@@ -301,13 +302,15 @@ class Bridge:
                 )
                 return name, events
 
-            name, events = await self._guarded(model, "llm", open_stream)
+            guarded = self._guarded(model, "llm", open_stream)
+            name, events = await self._images_refused(guarded, model, images)
             stream: ChatStream[Any] = ChatStream(
                 events,
                 sent_model=name,
                 url=self._http.url(_CHAT),
                 response_format=response_format,
                 mismatch=self._mismatch,
+                validation=self._validation(model, body, response_format, options),
             )
             try:
                 yield stream
@@ -315,52 +318,6 @@ class Bridge:
                 await stream.aclose()
 
     # --- other endpoints -------------------------------------------------------------------
-
-    async def embed(
-        self,
-        model: str,
-        input: str | Sequence[str],
-        *,
-        encoding_format: Literal["float", "base64"] = "float",
-        dimensions: int | None = None,
-        **options: Unpack[RequestOptions],
-    ) -> EmbeddingResult:
-        """Embed one text or several (``POST /v1/embeddings``); vectors come back in input order.
-
-        ``encoding_format="base64"`` moves less data; the vectors are decoded either way.
-        ``options``: ``timeout``, ``max_retries``, ``extra_body`` (see
-        :class:`~lmbridge.RequestOptions`).
-        """
-        texts = [input] if isinstance(input, str) else list(input)
-        body = embedding_body(
-            model,
-            texts,
-            encoding_format=encoding_format,
-            dimensions=dimensions,
-            extra_body=options.get("extra_body"),
-        )
-        name, answer = await self._post_model(
-            _EMBEDDINGS, body, EmbeddingResponse, model=model, kind="embedding", options=options
-        )
-        result = embedding_result(
-            answer, count=len(texts), sent_model=name, url=self._http.url(_EMBEDDINGS)
-        )
-        self._mismatch.check(name, answer.model)
-        return result
-
-    async def complete(
-        self, model: str, prompt: str, **options: Unpack[SamplingOptions]
-    ) -> CompletionResult:
-        """Continue raw text with no chat template (``POST /v1/completions``).
-
-        Takes the sampling options of :meth:`chat` (see :class:`~lmbridge.SamplingOptions`).
-        """
-        body: dict[str, Any] = {"model": model, "prompt": prompt, **sampling_body(options)}
-        name, answer = await self._post_model(
-            "/v1/completions", body, TextCompletion, model=model, kind="llm", options=options
-        )
-        self._mismatch.check(name, answer.model)
-        return completion_result(answer, sent_model=name)
 
     async def respond(
         self,
@@ -373,14 +330,19 @@ class Bridge:
         reasoning_effort: Literal["low", "medium", "high"] | None = None,
         temperature: float | None = None,
         max_output_tokens: int | None = None,
+        response_format: ResponseFormat | None = None,
+        validation_retries: int = DEFAULT_VALIDATION_RETRIES,
         **options: Unpack[RequestOptions],
     ) -> ResponseResult:
         """Use the stateful Responses API (``POST /v1/responses``, LM Studio 0.3.29+).
 
         Pass the returned ``id`` as ``previous_response_id`` to continue. ``tools`` may be in
         chat format (``{"type": "function", "function": {...}}``): they are flattened to the
-        format this endpoint requires. ``options``: ``timeout``, ``max_retries``,
-        ``extra_body`` (see :class:`~lmbridge.RequestOptions`).
+        format this endpoint requires. ``response_format`` and ``validation_retries`` work as
+        in :meth:`chat` (``parsed`` holds the object); a reply in plain prose raises
+        :class:`~lmbridge.StructuredOutputIgnoredError` (some LM Studio versions ignore the
+        schema here). ``options``: ``timeout``, ``max_retries``, ``extra_body`` (see
+        :class:`~lmbridge.RequestOptions`).
         """
         body = build_responses_body(
             model,
@@ -392,12 +354,22 @@ class Bridge:
             temperature=temperature,
             max_output_tokens=max_output_tokens,
             extra_body=options.get("extra_body"),
+            response_format=response_format,
         )
         model, parsed = await self._post_model(
             "/v1/responses", body, ResponseObject, model=model, kind="llm", options=options
         )
         self._mismatch.check(model, parsed.model)
-        return result_from_response(parsed, sent_model=model)
+        result = result_from_response(parsed, sent_model=model)
+        if response_format is None:
+            return result
+        return await self._structured_response(
+            result,
+            body,
+            response_format=response_format,
+            validation_retries=validation_retries,
+            options=options,
+        )
 
     # --- agents ----------------------------------------------------------------------------
 

@@ -1,6 +1,6 @@
 """What the agent loop needs from the client that sends its rounds: a small protocol.
 
-The loop depends on these two members, not on :class:`~lmbridge.Bridge`, so ``agent/`` never
+The loop depends on these members, not on :class:`~lmbridge.Bridge`, so ``agent/`` never
 imports the facade above it (the Bridge satisfies the protocol as it is, and passes itself).
 Tests and other front ends can drive the loop with anything of this shape.
 """
@@ -43,4 +43,8 @@ class AgentClient(Protocol):
         self, model: str, messages: MessagesArg, **options: Unpack[ChatOptions]
     ) -> AbstractAsyncContextManager[ChatStream[Any]]:
         """Stream one reply of ``model`` to ``messages``."""
+        ...
+
+    async def check_vision(self, model: str) -> None:
+        """Raise :class:`~lmbridge.WrongModelTypeError` if ``model`` cannot see images."""
         ...

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Final, cast
 
 from lmbridge.agent.tools.registry import DEFAULT_MAX_RESULT_CHARS
+from lmbridge.chat.images import ImageInput
 from lmbridge.chat.requests import SamplingOptions
 from lmbridge.chat.validate import check_option_names, check_option_values
 
@@ -33,6 +34,8 @@ class AgentSettings(SamplingOptions, total=False):
         max_result_chars: longer tool results are cut, with a marker (default 20 000).
         pass_images: show images returned by tools to the model, for vision models.
         tool_choice: passed to every model call that offers tools.
+        images: images for the task's last user message (vision models), as ``chat()`` takes
+            them; read once, before the first round.
     """
 
     system: str | None
@@ -46,6 +49,7 @@ class AgentSettings(SamplingOptions, total=False):
     max_result_chars: int | None
     pass_images: bool
     tool_choice: str | Mapping[str, Any] | None
+    images: Sequence[ImageInput] | None
 
 
 _CHAT_OPTIONS = SamplingOptions.__optional_keys__
@@ -65,6 +69,7 @@ AGENT_DEFAULTS: Final[AgentSettings] = {
     "max_result_chars": DEFAULT_MAX_RESULT_CHARS,
     "pass_images": False,
     "tool_choice": None,
+    "images": None,
 }
 
 

@@ -25,6 +25,7 @@ __all__ = [
     "CompletionResult",
     "EmbeddingResult",
     "MismatchWarnings",
+    "PartialParsed",
     "ReasoningDelta",
     "ResponseResult",
     "StreamEvent",
@@ -262,6 +263,7 @@ class ResponseResult(_ModelNames):
         tool_calls: the ``function_call`` items as :class:`ToolCall` (``id`` is the ``call_id``).
         output: the raw output items.
         usage: the usage object as the server sent it.
+        parsed: the reply parsed into ``response_format``, if one was given.
     """
 
     id: str
@@ -273,6 +275,7 @@ class ResponseResult(_ModelNames):
     model: str | None
     sent_model: str
     raw: ResponseObject | None = field(default=None, repr=False)
+    parsed: Any = None
 
     def __repr__(self) -> str:
         calls = [c.name for c in self.tool_calls] or None
@@ -335,7 +338,19 @@ class UsageReport:
     type: Literal["usage"] = "usage"
 
 
-StreamEvent = TextDelta | ReasoningDelta | ToolCallDelta | ToolCallReady | UsageReport
+@dataclass(frozen=True, slots=True)
+class PartialParsed:
+    """The structured reply so far, parsed from the partial JSON (streams with a
+    ``response_format`` only): fields appear as they arrive, the last string may be cut short.
+    Not validated: ``await stream.result()`` gives the validated object."""
+
+    value: dict[str, Any]
+    type: Literal["partial_parsed"] = "partial_parsed"
+
+
+StreamEvent = (
+    TextDelta | ReasoningDelta | ToolCallDelta | ToolCallReady | UsageReport | PartialParsed
+)
 """Any event a chat stream yields; switch on ``event.type`` or ``isinstance``."""
 
 

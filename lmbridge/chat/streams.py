@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import anyio
 import pydantic_core
@@ -11,11 +11,15 @@ from pydantic import ValidationError
 
 from lmbridge import errors
 from lmbridge.chat.assemble import ChatAssembler
+from lmbridge.chat.partial import PartialJSON
 from lmbridge.chat.results import ChatResult, MismatchWarnings, StreamEvent
 from lmbridge.chat.structured import ResponseFormat, finish_chat
 from lmbridge.chat.wire import CHAT_CHUNK, ChatChunk
 from lmbridge.transport.classify import error_from_response
 from lmbridge.transport.sse import ServerSentEvent
+
+if TYPE_CHECKING:
+    from lmbridge.chat.repair import StructuredRetry
 
 __all__ = ["ChatStream", "in_stream_error"]
 
@@ -58,6 +62,8 @@ class ChatStream(Generic[T]):
         url: the endpoint, for errors.
         response_format: what the finished reply is parsed into, if anything.
         mismatch: told which model answered, once the reply is complete.
+        validation: validates the finished reply and re-asks (without streaming) when it does
+            not validate; without it the reply is parsed once.
     """
 
     def __init__(
@@ -68,6 +74,7 @@ class ChatStream(Generic[T]):
         url: str,
         response_format: ResponseFormat | None,
         mismatch: MismatchWarnings,
+        validation: StructuredRetry | None = None,
     ) -> None:
         self._source = source
         self._assembler = ChatAssembler(sent_model)
@@ -81,6 +88,11 @@ class ChatStream(Generic[T]):
         self._failure: Exception | None = None  # raised once the events before it are delivered
         self._error: Exception | None = None  # what ended the stream badly; result() raises it
         self._result: ChatResult[T] | None = None
+        self._validation = validation
+        structured = response_format is not None and not (
+            isinstance(response_format, dict) and response_format.get("type") == "text"
+        )
+        self._partial = PartialJSON() if structured else None
 
     def __aiter__(self) -> ChatStream[T]:
         return self
@@ -137,6 +149,8 @@ class ChatStream(Generic[T]):
                 self._failure = self._error = in_stream_error(error, url=self._url, model=model)
                 return
             feed(chunk, pending)
+        if self._partial is not None:
+            self._partial.update(self._assembler.text, pending)
 
     async def _drain(self) -> None:
         """Read what follows ``[DONE]`` (normally nothing but the body's end).
@@ -196,12 +210,19 @@ class ChatStream(Generic[T]):
                     url=self._url,
                     model=self._assembler.sent_model,
                 )
-            self._result = finish_chat(
-                self._assembler.result(),
-                response_format=self._response_format,
-                url=self._url,
-                mismatch=self._mismatch,
-            )
+            if self._validation is not None:
+                try:
+                    self._result = await self._validation.finish(self._assembler.result())
+                except errors.LMBridgeError as exc:
+                    self._error = exc  # the re-asks are not sent again by a second call
+                    raise
+            else:
+                self._result = finish_chat(
+                    self._assembler.result(),
+                    response_format=self._response_format,
+                    url=self._url,
+                    mismatch=self._mismatch,
+                )
         return self._result
 
     async def aclose(self) -> None:

@@ -84,7 +84,10 @@ class SyncBridge(Proxy[Bridge]):
     stream = blocking_stream(Bridge.stream)
     embed = blocking(Bridge.embed)
     complete = blocking(Bridge.complete)
+    stream_complete = blocking_stream(Bridge.stream_complete)
     respond = blocking(Bridge.respond)
+    stream_respond = blocking_stream(Bridge.stream_respond)
+    check_vision = blocking(Bridge.check_vision)
     run_agent = blocking(Bridge.run_agent)
     stream_agent = blocking_stream(Bridge.stream_agent)
 

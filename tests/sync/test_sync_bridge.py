@@ -229,12 +229,15 @@ def test_a_sync_bridge_dropped_without_close_stops_its_thread(sim: SimulatedLMSt
 
 def test_every_async_method_has_a_sync_twin_made_from_it() -> None:
     # Made from the method itself (not a copy), the twin has its parameters, types and docstring.
+    # Bridge's own methods and those it inherits from the facade's other modules.
+    members = {k: v for cls in reversed(Bridge.__mro__[:-1]) for k, v in vars(cls).items()}
     names = [
         name
-        for name, member in vars(Bridge).items()
+        for name, member in members.items()
         if not name.startswith("_") and callable(member) and name != "aclose"
     ]
     assert {"chat", "stream", "embed", "complete", "respond", "run_agent"} <= set(names)
+    assert {"stream_complete", "stream_respond", "check_vision"} <= set(names)
     for name in names:
         assert getattr(SyncBridge, name).__wrapped__ is getattr(Bridge, name), name
 
