@@ -255,12 +255,12 @@ class Bridge(EndpointCalls):
         """
         messages, images = await self._with_images(model, messages, options)
         body = chat_body(model, messages, response_format=response_format, options=options)
+        validation = self._validation(model, body, response_format, options)
         name, completion = await self._images_refused(
             self._post_model(_CHAT, body, ChatCompletion, model=model, kind="llm", options=options),
             model,
             images,
         )
-        validation = self._validation(model, body, response_format, options)
         return await validation.finish(result_from_completion(completion, sent_model=name))
 
     @asynccontextmanager
@@ -285,6 +285,7 @@ class Bridge(EndpointCalls):
         """
         messages, images = await self._with_images(model, messages, options)
         body = chat_body(model, messages, response_format=response_format, options=options)
+        validation = self._validation(model, body, response_format, options)
         timeout, max_retries = options.get("timeout"), options.get("max_retries")
         body["stream"] = True
         body["stream_options"] = {"include_usage": True}
@@ -310,7 +311,7 @@ class Bridge(EndpointCalls):
                 url=self._http.url(_CHAT),
                 response_format=response_format,
                 mismatch=self._mismatch,
-                validation=self._validation(model, body, response_format, options),
+                validation=validation,
             )
             try:
                 yield stream
