@@ -69,9 +69,11 @@ async def test_image_objects_stand_in_a_content_list_beside_text(
             Image.from_url(PNG_URI),
         ]
     )
-    async with Bridge(transport=sim.transport()) as bridge:
-        async with bridge.stream(VISION, [Message.system("be brief"), message]) as stream:
-            await stream.result()
+    async with (
+        Bridge(transport=sim.transport()) as bridge,
+        bridge.stream(VISION, [Message.system("be brief"), message]) as stream,
+    ):
+        await stream.result()
     system, user = last_messages(sim)
     assert system == {"role": "system", "content": "be brief"}
     assert user["content"][0] == {"type": "text", "text": "Compare"}

@@ -115,10 +115,12 @@ async def test_a_stream_yields_partial_objects_then_the_validated_result(
     sim: SimulatedLMStudio,
 ) -> None:
     sim.script(MODEL, Reply(GOOD, chunk_size=3))
-    async with Bridge(transport=sim.transport()) as bridge:
-        async with bridge.stream(MODEL, "a city", response_format=City) as stream:
-            events = [event async for event in stream]
-            result = await stream.result()
+    async with (
+        Bridge(transport=sim.transport()) as bridge,
+        bridge.stream(MODEL, "a city", response_format=City) as stream,
+    ):
+        events = [event async for event in stream]
+        result = await stream.result()
     partial = [e.value for e in events if isinstance(e, PartialParsed)]
     assert partial, "partial objects arrive while the JSON streams"
     assert partial[0] == {"name": "O"} or list(partial[0]) == ["name"]
@@ -133,9 +135,11 @@ async def test_a_stream_without_response_format_yields_no_partial_objects(
     sim: SimulatedLMStudio,
 ) -> None:
     sim.script(MODEL, Reply(GOOD))
-    async with Bridge(transport=sim.transport()) as bridge:
-        async with bridge.stream(MODEL, "a city") as stream:
-            events = [event async for event in stream]
+    async with (
+        Bridge(transport=sim.transport()) as bridge,
+        bridge.stream(MODEL, "a city") as stream,
+    ):
+        events = [event async for event in stream]
     assert not any(isinstance(e, PartialParsed) for e in events)
 
 
@@ -143,10 +147,12 @@ async def test_a_streamed_reply_that_does_not_validate_is_asked_again_by_result(
     sim: SimulatedLMStudio,
 ) -> None:
     sim.script(MODEL, Reply(WRONG_TYPE), Reply(GOOD))
-    async with Bridge(transport=sim.transport()) as bridge:
-        async with bridge.stream(MODEL, "a city", response_format=City) as stream:
-            result = await stream.result()
-            assert await stream.result() is result
+    async with (
+        Bridge(transport=sim.transport()) as bridge,
+        bridge.stream(MODEL, "a city", response_format=City) as stream,
+    ):
+        result = await stream.result()
+        assert await stream.result() is result
     assert result.parsed == City(name="Oslo", population=709000)
     first, second = chat_bodies(sim)
     assert first["stream"] is True
@@ -158,11 +164,13 @@ async def test_a_streamed_failure_is_raised_again_without_asking_again(
     sim: SimulatedLMStudio,
 ) -> None:
     sim.script(MODEL, Reply(WRONG_TYPE), Reply(WRONG_TYPE), Reply(GOOD))
-    async with Bridge(transport=sim.transport()) as bridge:
-        async with bridge.stream(MODEL, "a city", response_format=City) as stream:
-            with pytest.raises(lmbridge.StructuredOutputError) as first:
-                await stream.result()
-            with pytest.raises(lmbridge.StructuredOutputError) as second:
-                await stream.result()
+    async with (
+        Bridge(transport=sim.transport()) as bridge,
+        bridge.stream(MODEL, "a city", response_format=City) as stream,
+    ):
+        with pytest.raises(lmbridge.StructuredOutputError) as first:
+            await stream.result()
+        with pytest.raises(lmbridge.StructuredOutputError) as second:
+            await stream.result()
     assert second.value is first.value and len(first.value.attempts) == 2
     assert len(chat_bodies(sim)) == 2
