@@ -392,7 +392,7 @@ class Bridge(EndpointCalls):
                 functions (sync or async); a mapping names each source.
             **options: limits and chat options, see :class:`~lmbridge.agent.AgentSettings`
                 (``system``, ``max_rounds``, ``time_limit``, ``token_budget``,
-                ``tool_timeout``, ``max_parallel_tools``, ``temperature``, ...).
+                ``tool_timeout``, ``max_parallel_tools``, ``images``, ``temperature``, ...).
 
         Returns:
             The :class:`~lmbridge.agent.AgentResult`; ``stop_reason`` says why it ended.

@@ -203,3 +203,25 @@ async def test_a_server_without_a_projector_is_reported_clearly() -> None:
                 await bridge.chat("gemma-3-270m", "no image here")
     assert "projector" in caught.value.message and "mmproj" in (caught.value.hint or "")
     assert caught.value.status_code == 500
+
+
+class StandInPILImage:
+    """Enough of a PIL image for lmbridge: it is recognised by its module and saved as PNG."""
+
+    __module__ = "PIL.PngImagePlugin"
+    size = (1, 1)
+
+    def __init__(self) -> None:
+        self.formats: list[str] = []
+
+    def save(self, fp: Any, format: str) -> None:
+        self.formats.append(format)
+        fp.write(PNG)
+
+
+async def test_a_pil_image_is_encoded_as_png(sim: SimulatedLMStudio) -> None:
+    picture = StandInPILImage()
+    async with Bridge(transport=sim.transport()) as bridge:
+        await bridge.chat(VISION, "What is this?", images=[picture])
+    assert picture.formats == ["PNG"]
+    assert image_url(last_messages(sim)[0]["content"][1]) == PNG_URI
