@@ -310,6 +310,8 @@ class EndpointCalls:
         reasoning_effort: Literal["low", "medium", "high"] | None = None,
         temperature: float | None = None,
         max_output_tokens: int | None = None,
+        response_format: ResponseFormat | None = None,
+        validation_retries: int = DEFAULT_VALIDATION_RETRIES,
         **options: Unpack[RequestOptions],
     ) -> AsyncIterator[ResponseStream]:
         """Stream :meth:`respond`: ``async with bridge.stream_respond(model, input) as s``.
@@ -317,9 +319,11 @@ class EndpointCalls:
         Iterate ``s`` for :class:`~lmbridge.TextDelta`, :class:`~lmbridge.ReasoningDelta`,
         :class:`~lmbridge.ToolCallReady` and :class:`~lmbridge.UsageReport` events, then
         ``await s.result()`` for the :class:`~lmbridge.ResponseResult` (its ``id`` continues
-        the conversation). Takes the arguments of :meth:`respond` but ``response_format``.
-        Leaving the block early, breaking out of the loop or cancelling the task closes the
-        response.
+        the conversation). Takes the arguments of :meth:`respond`; with a ``response_format``
+        it also yields :class:`~lmbridge.PartialParsed` events, and the streamed reply is the
+        first attempt: ``result()`` validates it and re-asks without streaming, as ``stream()``
+        does. Leaving the block early, breaking out of the loop or cancelling the task closes
+        the response.
         """
         from lmbridge.chat.responses import build_responses_body
 
@@ -333,12 +337,26 @@ class EndpointCalls:
             temperature=temperature,
             max_output_tokens=max_output_tokens,
             extra_body=options.get("extra_body"),
+            response_format=response_format,
         )
-        body["stream"] = True
+        validate = None
+        if response_format is not None:
+            fmt, retries = response_format, check_retries(validation_retries)
+
+            async def validate(result: ResponseResult) -> ResponseResult:
+                return await self._structured_response(
+                    result, body, response_format=fmt, validation_retries=retries, options=options
+                )
+
         async with AsyncExitStack() as stack:
-            name, events = await self._open_events(stack, _RESPONSES, body, model, options)
+            streamed = {**body, "stream": True}
+            name, events = await self._open_events(stack, _RESPONSES, streamed, model, options)
             stream = ResponseStream(
-                events, sent_model=name, url=self._http.url(_RESPONSES), mismatch=self._mismatch
+                events,
+                sent_model=name,
+                url=self._http.url(_RESPONSES),
+                mismatch=self._mismatch,
+                validation=validate,
             )
             try:
                 yield stream

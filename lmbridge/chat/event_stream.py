@@ -64,6 +64,10 @@ class EventStream(Generic[R]):
         """The result, once the reply is complete."""
         raise NotImplementedError
 
+    async def _finish(self, result: R) -> R:
+        """The result handed out: ``result`` itself, unless a subclass validates it."""
+        return result
+
     def _json(self, data: str) -> dict[str, Any]:
         """One event's JSON object, or :class:`~lmbridge.InvalidResponseError`."""
         try:
@@ -169,7 +173,11 @@ class EventStream(Generic[R]):
                     url=self._url,
                     model=self.sent_model,
                 )
-            self._result = self._build()
+            try:
+                self._result = await self._finish(self._build())
+            except errors.LMBridgeError as exc:
+                self._error = exc  # raised again by a second call, not recomputed
+                raise
         return self._result
 
     async def aclose(self) -> None:

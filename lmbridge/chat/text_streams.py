@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from pydantic import ValidationError
@@ -9,6 +10,7 @@ from pydantic import ValidationError
 from lmbridge import errors
 from lmbridge.chat.assemble import make_tool_call
 from lmbridge.chat.event_stream import EventStream
+from lmbridge.chat.partial import PartialJSON
 from lmbridge.chat.responses import result_from_response
 from lmbridge.chat.results import (
     CompletionResult,
@@ -88,13 +90,25 @@ class ResponseStream(EventStream[ResponseResult]):
     :class:`~lmbridge.ReasoningDelta`, :class:`~lmbridge.ToolCallReady` and
     :class:`~lmbridge.UsageReport` events, then ``await stream.result()`` for the
     :class:`~lmbridge.ResponseResult` ``respond()`` returns (built from the final response
-    object the server sends, so its ``id`` continues the conversation)."""
+    object the server sends, so its ``id`` continues the conversation). With a
+    ``response_format``, :class:`~lmbridge.PartialParsed` events too, and ``result()``
+    validates (re-asking without streaming) as ``respond()`` does."""
 
-    def __init__(self, source: Any, *, sent_model: str, url: str, mismatch: MismatchWarnings):
+    def __init__(
+        self,
+        source: Any,
+        *,
+        sent_model: str,
+        url: str,
+        mismatch: MismatchWarnings,
+        validation: Callable[[ResponseResult], Awaitable[ResponseResult]] | None = None,
+    ) -> None:
         super().__init__(source, sent_model=sent_model, url=url)
         self._mismatch = mismatch
         self._text: list[str] = []
         self._final: ResponseObject | None = None
+        self._validation = validation
+        self._partial = PartialJSON() if validation is not None else None
 
     @property
     def text(self) -> str:
@@ -109,6 +123,8 @@ class ResponseStream(EventStream[ResponseResult]):
             if delta:
                 self._text.append(delta)
                 pending.append(TextDelta(delta))
+                if self._partial is not None:
+                    self._partial.update(self.text, pending)
         elif kind in _REASONING_DELTAS:
             delta = str(payload.get("delta") or "")
             if delta:
@@ -151,6 +167,9 @@ class ResponseStream(EventStream[ResponseResult]):
         assert self._final is not None  # complete means the final event arrived
         self._mismatch.check(self.sent_model, self._final.model)
         return result_from_response(self._final, sent_model=self.sent_model)
+
+    async def _finish(self, result: ResponseResult) -> ResponseResult:
+        return result if self._validation is None else await self._validation(result)
 
 
 def _usage(usage: dict[str, Any]) -> Usage:

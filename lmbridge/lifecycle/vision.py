@@ -11,12 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from lmbridge.errors import (
-    APIStatusError,
-    LMBridgeError,
-    ModelError,
-    WrongModelTypeError,
-)
+from lmbridge.errors import APIStatusError, LMBridgeError, WrongModelTypeError
 from lmbridge.lifecycle.types import ModelInfo
 
 if TYPE_CHECKING:
@@ -46,7 +41,7 @@ async def check_vision(models: ModelManager, model: str) -> None:
     """
     try:
         info = await models.get(model)
-    except (ModelError, LMBridgeError):
+    except LMBridgeError:  # unknown name, server down: the request itself reports it
         return
     if sees(info) is not False:
         return

@@ -12,6 +12,7 @@ from pydantic import BaseModel
 import lmbridge
 from lmbridge import (
     Bridge,
+    PartialParsed,
     ReasoningDelta,
     TextDelta,
     ToolCallReady,
@@ -239,3 +240,23 @@ async def test_a_failing_batch_raises_its_own_typed_error(sim: SimulatedLMStudio
     async with Bridge(transport=sim.transport(), max_retries=0) as bridge:
         with pytest.raises(lmbridge.BadRequestError, match="too long"):
             await bridge.embed(EMBED_MODEL, ["a", "b", "c"], batch_size=1)
+
+
+async def test_stream_respond_is_structured_like_stream(sim: SimulatedLMStudio) -> None:
+    sim.script(
+        MODEL,
+        Reply('{"name": "Oslo", "population": "many"}', chunk_size=4),
+        Reply('{"name": "Oslo", "population": 7}'),
+    )
+    async with (
+        Bridge(transport=sim.transport()) as bridge,
+        bridge.stream_respond(MODEL, "a city", response_format=City) as stream,
+    ):
+        partial = [e.value async for e in stream if isinstance(e, PartialParsed)]
+        result = await stream.result()
+        assert await stream.result() is result
+    assert partial and partial[-1] == {"name": "Oslo", "population": "many"}
+    assert result.parsed == City(name="Oslo", population=7)
+    first, second = bodies(sim, "/v1/responses")
+    assert first["stream"] is True and first["text"]["format"]["name"] == "City"
+    assert "stream" not in second, "the re-ask is not streamed"
