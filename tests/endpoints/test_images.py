@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import importlib.util
+import pickle
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +94,7 @@ async def test_a_model_that_cannot_see_gets_a_typed_error_naming_vision_models(
                 pass
     assert caught.value.vision_models == [VISION]
     assert VISION in str(caught.value) and "cannot see" in caught.value.message
+    assert pickle.loads(pickle.dumps(caught.value)).vision_models == [VISION]
     assert not [r for r in sim.requests if r.path == CHAT], "nothing was sent"
 
 
