@@ -28,6 +28,7 @@ _EXPORTS: dict[str, str] = {
     "SyncStream": "lmbridge.sync",
     # messages and results
     "Message": "lmbridge.chat.requests",
+    "Image": "lmbridge.chat.images",
     "ChatResult": "lmbridge.chat.results",
     "CompletionResult": "lmbridge.chat.results",
     "EmbeddingResult": "lmbridge.chat.results",
@@ -40,7 +41,10 @@ _EXPORTS: dict[str, str] = {
     "ToolCallDelta": "lmbridge.chat.events",
     "ToolCallReady": "lmbridge.chat.events",
     "UsageReport": "lmbridge.chat.events",
+    "PartialParsed": "lmbridge.chat.events",
     "ChatStream": "lmbridge.chat.streams",
+    "CompletionStream": "lmbridge.chat.text_streams",
+    "ResponseStream": "lmbridge.chat.text_streams",
     "ChatOptions": "lmbridge.chat.requests",
     "SamplingOptions": "lmbridge.chat.requests",
     "RequestOptions": "lmbridge.chat.requests",
@@ -125,6 +129,9 @@ _EXPORTS: dict[str, str] = {
     "InvalidResponseError": "lmbridge.errors",
     "ResponseTooLargeError": "lmbridge.errors",
     "StructuredOutputError": "lmbridge.errors",
+    "StructuredOutputIgnoredError": "lmbridge.errors",
+    "StructuredAttempt": "lmbridge.errors",
+    "ImageError": "lmbridge.errors",
     "StreamError": "lmbridge.errors",
     "LmsError": "lmbridge.errors",
     "LmsNotFoundError": "lmbridge.errors",
@@ -186,6 +193,7 @@ if TYPE_CHECKING:
         Bridge as Bridge,
     )
     from lmbridge.chat.events import (
+        PartialParsed as PartialParsed,
         ReasoningDelta as ReasoningDelta,
         StreamEvent as StreamEvent,
         TextDelta as TextDelta,
@@ -195,6 +203,9 @@ if TYPE_CHECKING:
     )
     from lmbridge.chat.fitting import (
         Trimmed as Trimmed,
+    )
+    from lmbridge.chat.images import (
+        Image as Image,
     )
     from lmbridge.chat.requests import (
         ChatOptions as ChatOptions,
@@ -212,6 +223,10 @@ if TYPE_CHECKING:
     )
     from lmbridge.chat.streams import (
         ChatStream as ChatStream,
+    )
+    from lmbridge.chat.text_streams import (
+        CompletionStream as CompletionStream,
+        ResponseStream as ResponseStream,
     )
     from lmbridge.chat.tokens import (
         ContextUsage as ContextUsage,
@@ -235,6 +250,7 @@ if TYPE_CHECKING:
         ConflictError as ConflictError,
         ConnectTimeoutError as ConnectTimeoutError,
         ContextLengthExceededError as ContextLengthExceededError,
+        ImageError as ImageError,
         InsufficientMemoryError as InsufficientMemoryError,
         InvalidResponseError as InvalidResponseError,
         LMBridgeError as LMBridgeError,
@@ -256,7 +272,9 @@ if TYPE_CHECKING:
         ResponseTooLargeError as ResponseTooLargeError,
         ServerError as ServerError,
         StreamError as StreamError,
+        StructuredAttempt as StructuredAttempt,
         StructuredOutputError as StructuredOutputError,
+        StructuredOutputIgnoredError as StructuredOutputIgnoredError,
         ToolListingError as ToolListingError,
         UnprocessableEntityError as UnprocessableEntityError,
         WrongModelTypeError as WrongModelTypeError,

@@ -15,29 +15,24 @@ from typing_extensions import Unpack
 from lmbridge.calls import ModelCalls
 from lmbridge.chat.assemble import result_from_completion
 from lmbridge.chat.observed import observe_call, timed
+from lmbridge.chat.repair import DEFAULT_VALIDATION_RETRIES
 from lmbridge.chat.requests import (
     ChatOptions,
     MessagesArg,
     RequestOptions,
-    SamplingOptions,
     chat_body,
-    embedding_body,
-    sampling_body,
 )
 from lmbridge.chat.responses import build_responses_body, result_from_response
 from lmbridge.chat.results import (
     ChatResult,
-    CompletionResult,
-    EmbeddingResult,
     MismatchWarnings,
     ResponseResult,
-    completion_result,
-    embedding_result,
 )
 from lmbridge.chat.streams import ChatStream
-from lmbridge.chat.structured import ResponseFormat, finish_chat
-from lmbridge.chat.wire import ChatCompletion, EmbeddingResponse, ResponseObject, TextCompletion
+from lmbridge.chat.structured import ResponseFormat
+from lmbridge.chat.wire import ChatCompletion, ResponseObject
 from lmbridge.context import ContextGuard, FitMode, TokenCount
+from lmbridge.endpoints import EndpointCalls
 from lmbridge.events import EventEmitter, Hook, ModelUsage, UsageTracker
 from lmbridge.lifecycle.lms import LmsCli
 from lmbridge.lifecycle.models import ModelManager
@@ -66,7 +61,7 @@ _CHAT = "/v1/chat/completions"
 _EMBEDDINGS = "/v1/embeddings"
 
 
-class Bridge:
+class Bridge(EndpointCalls):
     """An async client for LM Studio and any OpenAI-compatible server.
 
     Safe to share across any number of concurrent tasks. Use it as an async context manager, or
@@ -228,28 +223,30 @@ class Bridge:
                 JSON schema, or an OpenAI ``response_format`` dict.
             **options: see :class:`~lmbridge.ChatOptions`: ``temperature``, ``max_tokens``,
                 ``top_p``, ``top_k``, ``stop``, ``seed``, ``tools``, ``tool_choice``, ``ttl``,
-                ``timeout``, ``max_retries``, ``extra_body``, ``fit`` (see "Context windows").
+                ``validation_retries`` (default 1), ``images``, ``timeout``, ``max_retries``,
+                ``extra_body``, ``fit`` (see "Context windows").
 
         Raises:
-            StructuredOutputError: the reply did not parse into ``response_format``.
+            StructuredOutputError: no reply parsed into ``response_format`` (``attempts`` holds
+                each try), or the reply was cut at ``max_tokens`` (``truncated``).
+            WrongModelTypeError: images for a model that cannot see.
             LMBridgeError: any other failure, typed (see the errors table).
         """
+        messages, images = await self._with_images(model, messages, options)
         body = chat_body(model, messages, response_format=response_format, options=options)
         url = self._http.url(_CHAT)
         async with self._context.fitted(model, body, options.get("fit"), url=url) as (body, window):
-            name, completion, timing = await self._calls.post(
-                _CHAT, body, ChatCompletion, model=model, kind="llm", options=options
+            validation = self._validation(model, body, response_format, options)
+            name, completion, timing = await self._images_refused(
+                self._calls.post(
+                    _CHAT, body, ChatCompletion, model=model, kind="llm", options=options
+                ),
+                model,
+                images,
             )
             window = await self._context.settle(window, name)
-        result = result_from_completion(completion, sent_model=name, url=url)
-        return window.finish(
-            finish_chat(
-                timed(result, timing),
-                response_format=response_format,
-                url=url,
-                mismatch=self._mismatch,
-            )
-        )
+        result = timed(result_from_completion(completion, sent_model=name, url=url), timing)
+        return window.finish(await validation.finish(result))
 
     @asynccontextmanager
     async def stream(
@@ -264,10 +261,14 @@ class Bridge:
 
         Takes the same options as :meth:`chat`. Events are :class:`~lmbridge.TextDelta`,
         :class:`~lmbridge.ReasoningDelta`, :class:`~lmbridge.ToolCallDelta`,
-        :class:`~lmbridge.ToolCallReady` and :class:`~lmbridge.UsageReport`; ``await s.result()``
-        gives the :class:`~lmbridge.ChatResult`. Leaving the block early, breaking out of the
-        loop or cancelling the task closes the response.
+        :class:`~lmbridge.ToolCallReady` and :class:`~lmbridge.UsageReport` (and, with a
+        ``response_format``, :class:`~lmbridge.PartialParsed`); ``await s.result()`` gives the
+        :class:`~lmbridge.ChatResult`. The streamed reply is the first attempt: if it does not
+        validate, ``result()`` asks again without streaming, ``validation_retries`` times.
+        Leaving the block early, breaking out of the loop or cancelling the task closes the
+        response.
         """
+        messages, images = await self._with_images(model, messages, options)
         body = chat_body(model, messages, response_format=response_format, options=options)
         timeout, max_retries = options.get("timeout"), options.get("max_retries")
         url = self._http.url(_CHAT)
@@ -277,6 +278,8 @@ class Bridge:
         async with observed as call, AsyncExitStack() as stack:
             fitted = self._context.fitted(model, body, options.get("fit"), url=url)
             body, window = await stack.enter_async_context(fitted)
+            # Re-asks after a reply that does not validate are sent without streaming.
+            validation = self._validation(model, body, response_format, options)
             body = {**body, "stream": True, "stream_options": {"include_usage": True}}
 
             async def open_stream(name: str) -> tuple[str, Any]:
@@ -292,7 +295,8 @@ class Bridge:
                 )
                 return name, events
 
-            name, events = await self._calls.guarded(model, "llm", open_stream)
+            guarded = self._calls.guarded(model, "llm", open_stream)
+            name, events = await self._images_refused(guarded, model, images)
             window = await self._context.settle(window, name)
             stream: ChatStream[Any] = ChatStream(
                 events,
@@ -302,6 +306,7 @@ class Bridge:
                 mismatch=self._mismatch,
                 observer=call,
                 window=window,
+                validation=validation,
             )
             try:
                 yield stream
@@ -309,55 +314,6 @@ class Bridge:
                 await stream.aclose()
 
     # --- other endpoints -------------------------------------------------------------------
-
-    async def embed(
-        self,
-        model: str,
-        input: str | Sequence[str],
-        *,
-        encoding_format: Literal["float", "base64"] = "float",
-        dimensions: int | None = None,
-        **options: Unpack[RequestOptions],
-    ) -> EmbeddingResult:
-        """Embed one text or several (``POST /v1/embeddings``); vectors come back in input order.
-
-        ``encoding_format="base64"`` moves less data; the vectors are decoded either way.
-        ``options``: ``timeout``, ``max_retries``, ``extra_body`` (see
-        :class:`~lmbridge.RequestOptions`).
-        """
-        texts = [input] if isinstance(input, str) else list(input)
-        body = embedding_body(
-            model,
-            texts,
-            encoding_format=encoding_format,
-            dimensions=dimensions,
-            extra_body=options.get("extra_body"),
-        )
-        name, answer, timing = await self._calls.post(
-            _EMBEDDINGS, body, EmbeddingResponse, model=model, kind="embedding", options=options
-        )
-        result = embedding_result(
-            answer, count=len(texts), sent_model=name, url=self._http.url(_EMBEDDINGS)
-        )
-        self._mismatch.check(name, answer.model)
-        return timed(result, timing)
-
-    async def complete(
-        self, model: str, prompt: str, **options: Unpack[SamplingOptions]
-    ) -> CompletionResult:
-        """Continue raw text with no chat template (``POST /v1/completions``).
-
-        Takes the sampling options of :meth:`chat` (see :class:`~lmbridge.SamplingOptions`).
-        """
-        body: dict[str, Any] = {"model": model, "prompt": prompt, **sampling_body(options)}
-        name, answer, timing = await self._calls.post(
-            "/v1/completions", body, TextCompletion, model=model, kind="llm", options=options
-        )
-        self._mismatch.check(name, answer.model)
-        return timed(
-            completion_result(answer, sent_model=name, url=self._http.url("/v1/completions")),
-            timing,
-        )
 
     async def respond(
         self,
@@ -371,13 +327,18 @@ class Bridge:
         temperature: float | None = None,
         max_output_tokens: int | None = None,
         fit: FitMode | None = None,
+        response_format: ResponseFormat | None = None,
+        validation_retries: int = DEFAULT_VALIDATION_RETRIES,
         **options: Unpack[RequestOptions],
     ) -> ResponseResult:
         """Use the stateful Responses API (``POST /v1/responses``, LM Studio 0.3.29+).
 
         Pass the returned ``id`` as ``previous_response_id`` to continue. ``tools`` may be in
         chat format (``{"type": "function", "function": {...}}``): they are flattened to the
-        format this endpoint requires. ``fit`` works as in :meth:`chat` on ``input`` (with a
+        format this endpoint requires. ``response_format`` and ``validation_retries`` work as
+        in :meth:`chat` (``parsed`` holds the object); a reply in plain prose raises
+        :class:`~lmbridge.StructuredOutputIgnoredError` (some LM Studio versions ignore the
+        schema here). ``fit`` works as in :meth:`chat` on ``input`` (with a
         ``previous_response_id``, the server's history is not counted). ``options``:
         ``timeout``, ``max_retries``, ``extra_body`` (see :class:`~lmbridge.RequestOptions`).
         """
@@ -391,6 +352,7 @@ class Bridge:
             temperature=temperature,
             max_output_tokens=max_output_tokens,
             extra_body=options.get("extra_body"),
+            response_format=response_format,
         )
         url = self._http.url("/v1/responses")
         body = await self._context.prepare_response(model, body, fit, url=url)
@@ -398,7 +360,16 @@ class Bridge:
             "/v1/responses", body, ResponseObject, model=model, kind="llm", options=options
         )
         self._mismatch.check(model, parsed.model)
-        return timed(result_from_response(parsed, sent_model=model), timing)
+        result = timed(result_from_response(parsed, sent_model=model), timing)
+        if response_format is None:
+            return result
+        return await self._structured_response(
+            result,
+            body,
+            response_format=response_format,
+            validation_retries=validation_retries,
+            options=options,
+        )
 
     async def count_tokens(
         self,
@@ -431,7 +402,7 @@ class Bridge:
                 functions (sync or async); a mapping names each source.
             **options: limits and chat options, see :class:`~lmbridge.agent.AgentSettings`
                 (``system``, ``max_rounds``, ``time_limit``, ``token_budget``,
-                ``tool_timeout``, ``max_parallel_tools``, ``temperature``, ...).
+                ``tool_timeout``, ``max_parallel_tools``, ``images``, ``temperature``, ...).
 
         Returns:
             The :class:`~lmbridge.agent.AgentResult`; ``stop_reason`` says why it ended.

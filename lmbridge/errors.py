@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 __all__ = [
     "APIConnectionError",
@@ -22,6 +23,7 @@ __all__ = [
     "ConflictError",
     "ConnectTimeoutError",
     "ContextLengthExceededError",
+    "ImageError",
     "InsufficientMemoryError",
     "InvalidResponseError",
     "LMBridgeError",
@@ -43,7 +45,9 @@ __all__ = [
     "ResponseTooLargeError",
     "ServerError",
     "StreamError",
+    "StructuredAttempt",
     "StructuredOutputError",
+    "StructuredOutputIgnoredError",
     "ToolListingError",
     "UnprocessableEntityError",
     "WrongModelTypeError",
@@ -385,10 +389,38 @@ class ModelNotFoundError(ModelError):
 
 
 class WrongModelTypeError(ModelError):
-    """The model cannot serve this kind of request: an embedding model asked to chat, or a chat
-    model asked for embeddings."""
+    """The model cannot serve this kind of request: an embedding model asked to chat, a chat
+    model asked for embeddings, or a model without vision sent images.
+
+    Attributes:
+        vision_models: for images sent to a model that cannot see: the vision models loaded (or,
+            when none is, downloaded) that could take them; empty otherwise.
+    """
 
     default_hint = "Use a chat model (llm/vlm) for chat and an embedding model for embed()."
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        vision_models: Sequence[str] = (),
+        hint: str | None = None,
+        url: str | None = None,
+        model: str | None = None,
+        status_code: int | None = None,
+        body: str | bytes | None = None,
+    ) -> None:
+        self.vision_models = list(vision_models)
+        super().__init__(
+            message, hint=hint, url=url, model=model, status_code=status_code, body=body
+        )
+
+
+class ImageError(LMBridgeError):
+    """An image could not be prepared for sending: not an image lmbridge recognises, a download
+    that failed, was not an image or was too large, or a resize without PIL."""
+
+    default_hint = "Check the image's path or URL; lmbridge sends PNG, JPEG, GIF, WebP and BMP."
 
 
 class ModelNotLoadedError(ModelError):
@@ -465,26 +497,66 @@ class ResponseTooLargeError(InvalidResponseError):
         )
 
 
+@dataclass(frozen=True)
+class StructuredAttempt:
+    """One try at a structured reply, kept on :class:`StructuredOutputError`.
+
+    Attributes:
+        raw_text: the model's reply, unchanged.
+        error: why it was rejected (the first line of the validation error, or the cut).
+        finish_reason: why generation stopped (``"length"``: cut at the token limit).
+    """
+
+    raw_text: str
+    error: str
+    finish_reason: str | None = None
+
+
 class StructuredOutputError(InvalidResponseError):
     """The model's reply did not parse into the requested ``response_format``.
 
+    Raised after the validation retries (``validation_retries``) are used up, or at once when the
+    reply was cut at the token limit (``truncated``), which asking again would not mend.
+
     Attributes:
-        raw_text: the model's reply, unchanged, so nothing is lost.
+        raw_text: the last reply, unchanged, so nothing is lost.
+        attempts: every try, first to last: its raw text and why it was rejected.
+        truncated: the last reply was cut at ``max_tokens`` (``finish_reason == "length"``).
     """
 
-    default_hint = "Small local models sometimes break the schema: retry, lower temperature, or simplify the schema."
+    default_hint = (
+        "Small local models sometimes break the schema: raise validation_retries, lower "
+        "temperature, or simplify the schema."
+    )
 
     def __init__(
         self,
         message: str,
         *,
-        raw_text: str,
+        raw_text: str = "",
+        attempts: Sequence[StructuredAttempt] | None = None,
+        truncated: bool = False,
         hint: str | None = None,
         url: str | None = None,
         model: str | None = None,
     ) -> None:
         self.raw_text = raw_text
+        self.attempts = list(attempts) if attempts is not None else []
+        self.truncated = truncated
         super().__init__(message, hint=hint, url=url, model=model)
+
+
+class StructuredOutputIgnoredError(StructuredOutputError):
+    """A structured request came back as plain prose: the server ignored the JSON schema.
+
+    Some LM Studio versions ignore a schema sent to ``/v1/responses`` (its bug tracker, #2403);
+    the unparsed text is on ``raw_text`` rather than passed off as the structured answer.
+    """
+
+    default_hint = (
+        "This server ignores response_format on /v1/responses: use bridge.chat(..., "
+        "response_format=...) instead, which enforces the schema with a grammar."
+    )
 
 
 class StreamError(LMBridgeError):

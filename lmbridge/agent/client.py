@@ -56,3 +56,7 @@ class AgentClient(Protocol):
     ) -> TokenCount:
         """The transcript's tokens and the model's loaded window (for ``fit``)."""
         ...
+
+    async def check_vision(self, model: str) -> None:
+        """Raise :class:`~lmbridge.WrongModelTypeError` if ``model`` cannot see images."""
+        ...

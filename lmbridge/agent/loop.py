@@ -32,6 +32,7 @@ from lmbridge.agent.tools.base import ToolOutcome
 from lmbridge.agent.tools.registry import ToolRegistry
 from lmbridge.chat.assemble import make_tool_call
 from lmbridge.chat.events import ReasoningDelta, TextDelta
+from lmbridge.chat.images import attach_images, resolve_images
 from lmbridge.chat.requests import MessagesArg, normalize_messages
 from lmbridge.chat.results import ChatResult, ToolCall
 from lmbridge.chat.wire import Usage
@@ -115,7 +116,7 @@ class AgentLoop:
         self._settings = settings
         self._chat_options = chat_options(settings)
         self._emit = emit
-        self._messages = normalize_messages(task)
+        self._messages, self._images = attach_images(normalize_messages(task), settings["images"])
         system = settings["system"]
         if system is not None:
             if self._messages[0].get("role") == "system":
@@ -156,6 +157,10 @@ class AgentLoop:
             self._sources, max_result_chars=self._settings["max_result_chars"]
         )
         await self._client.models.prepare(self._model, kind="llm")
+        if self._images:
+            # Once, before the first round: every round resends the transcript as it is.
+            await self._client.check_vision(self._model)
+            self._messages = await resolve_images(self._messages)
         stop: StopReason | None = None
         with anyio.move_on_after(self._settings["time_limit"]) as deadline:
             stop = await self._rounds_until_done(registry)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Final, cast
 
 from lmbridge.agent.tools.registry import DEFAULT_MAX_RESULT_CHARS
+from lmbridge.chat.images import ImageInput
 from lmbridge.chat.requests import SamplingOptions
 from lmbridge.chat.validate import check_option_names, check_option_values
 from lmbridge.chat.window import FitMode
@@ -38,6 +39,8 @@ class AgentSettings(SamplingOptions, total=False):
             (default) shortens old tool results, then drops the oldest rounds, and tells the
             caller with a :class:`~lmbridge.agent.ContextTrimmed` event; ``"error"`` raises
             :class:`~lmbridge.ContextLengthExceededError` before sending; ``None`` sends all.
+        images: images for the task's last user message (vision models), as ``chat()`` takes
+            them; read once, before the first round.
     """
 
     system: str | None
@@ -52,6 +55,7 @@ class AgentSettings(SamplingOptions, total=False):
     pass_images: bool
     tool_choice: str | Mapping[str, Any] | None
     fit: FitMode | None
+    images: Sequence[ImageInput] | None
 
 
 _CHAT_OPTIONS = SamplingOptions.__optional_keys__
@@ -72,6 +76,7 @@ AGENT_DEFAULTS: Final[AgentSettings] = {
     "pass_images": False,
     "tool_choice": None,
     "fit": "trim",
+    "images": None,
 }
 
 

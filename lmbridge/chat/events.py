@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from lmbridge.chat.results import ToolCall
 from lmbridge.chat.wire import Usage
 
 __all__ = [
+    "PartialParsed",
     "ReasoningDelta",
     "StreamEvent",
     "TextDelta",
@@ -61,5 +62,17 @@ class UsageReport:
     type: Literal["usage"] = "usage"
 
 
-StreamEvent = TextDelta | ReasoningDelta | ToolCallDelta | ToolCallReady | UsageReport
+@dataclass(frozen=True, slots=True)
+class PartialParsed:
+    """The structured reply so far, parsed from the partial JSON (streams with a
+    ``response_format`` only): fields appear as they arrive, the last string may be cut short.
+    Not validated: ``await stream.result()`` gives the validated object."""
+
+    value: dict[str, Any]
+    type: Literal["partial_parsed"] = "partial_parsed"
+
+
+StreamEvent = (
+    TextDelta | ReasoningDelta | ToolCallDelta | ToolCallReady | UsageReport | PartialParsed
+)
 """Any event a chat stream yields; switch on ``event.type`` or ``isinstance``."""

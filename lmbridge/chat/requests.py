@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from typing_extensions import TypedDict
 
+from lmbridge.chat.images import ContentPart, ImageInput
 from lmbridge.chat.results import ChatResult
 from lmbridge.chat.structured import ResponseFormat, response_format_body
 from lmbridge.chat.validate import check_option_names, check_option_values
@@ -46,11 +47,12 @@ class Message:
 
     Use the constructors: ``Message.system(...)``, ``Message.user(...)``,
     ``Message.assistant(...)``, ``Message.tool(...)``. ``content`` may be a string or a list of
-    content parts (e.g. ``{"type": "image_url", ...}`` for vision models).
+    content parts: dicts in OpenAI format and, for vision models, :class:`~lmbridge.Image`
+    objects (``Message.user([{"type": "text", "text": "What is this?"}, Image.from_path(p)])``).
     """
 
     role: Role
-    content: str | Sequence[Mapping[str, Any]] | None
+    content: str | Sequence[ContentPart] | None
     tool_calls: Sequence[Mapping[str, Any]] | None = None
     tool_call_id: str | None = None
     name: str | None = None
@@ -61,7 +63,7 @@ class Message:
         return cls("system", content)
 
     @classmethod
-    def user(cls, content: str | Sequence[Mapping[str, Any]]) -> Message:
+    def user(cls, content: str | Sequence[ContentPart]) -> Message:
         """A user message."""
         return cls("user", content)
 
@@ -180,18 +182,24 @@ class ChatOptions(SamplingOptions, total=False):
             ``None`` (default) sends it as it is; ``"error"`` raises
             :class:`~lmbridge.ContextLengthExceededError` before sending; ``"trim"`` drops the
             oldest turns first (see the "Context windows" docs page).
+        validation_retries: with a ``response_format``, how many times a reply that does not
+            validate is asked again, the error fed back (default 1; see "Structured output").
+        images: images for the last user message (vision models): paths, ``bytes``, ``data:``
+            or ``http(s)`` URLs, PIL images or :class:`~lmbridge.Image` objects.
     """
 
     tools: Sequence[Mapping[str, Any]] | None
     tool_choice: str | Mapping[str, Any] | None
     fit: FitMode | None
+    validation_retries: int
+    images: Sequence[ImageInput] | None
 
 
 _BODY_KEYS = ("temperature", "max_tokens", "top_p", "top_k", "seed", "ttl", "tool_choice")
 _TRANSPORT_KEYS = frozenset({"timeout", "max_retries"})
 _KNOWN = frozenset({*_BODY_KEYS, *_TRANSPORT_KEYS, "stop", "tools", "extra_body"})
-# ``fit`` is the Bridge's, never sent: chat and stream take it, complete() does not.
-_CHAT_KNOWN = _KNOWN | {"fit"}
+# Read by the Bridge, never sent: chat and stream take them, complete() does not.
+_CHAT_KNOWN = _KNOWN | {"fit", "validation_retries", "images"}
 
 
 def sampling_body(options: Mapping[str, Any], *, known: frozenset[str] = _KNOWN) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from typing import Any
 
 from lmbridge.chat.assemble import make_tool_call
 from lmbridge.chat.results import ResponseResult
+from lmbridge.chat.structured import ResponseFormat, response_format_body
 from lmbridge.chat.validate import check_option_values
 from lmbridge.chat.wire import ResponseObject
 
@@ -37,8 +38,12 @@ def build_responses_body(
     temperature: float | None,
     max_output_tokens: int | None,
     extra_body: Mapping[str, Any] | None,
+    response_format: ResponseFormat | None = None,
 ) -> dict[str, Any]:
     """The JSON body of a ``/v1/responses`` request.
+
+    A ``response_format`` goes in ``text.format``, flat as this endpoint wants it
+    (``{"type": "json_schema", "name", "schema", "strict"}``).
 
     Raises:
         TypeError, ValueError: ``temperature`` or ``max_output_tokens`` of the wrong type or out
@@ -61,9 +66,19 @@ def build_responses_body(
         body["temperature"] = temperature
     if max_output_tokens is not None:
         body["max_output_tokens"] = max_output_tokens
+    if response_format is not None:
+        body["text"] = {"format": _text_format(response_format)}
     if extra_body:
         body.update(extra_body)
     return body
+
+
+def _text_format(fmt: ResponseFormat) -> dict[str, Any]:
+    chat_form = response_format_body(fmt)
+    spec = chat_form.get("json_schema")
+    if chat_form.get("type") == "json_schema" and isinstance(spec, Mapping):
+        return {"type": "json_schema", **spec}
+    return chat_form
 
 
 def _texts(item: Mapping[str, Any], *kinds: str) -> list[str]:

@@ -271,6 +271,7 @@ class ResponseResult(_ModelNames):
         tool_calls: the ``function_call`` items as :class:`ToolCall` (``id`` is the ``call_id``).
         output: the raw output items.
         usage: the usage object as the server sent it.
+        parsed: the reply parsed into ``response_format``, if one was given.
     """
 
     id: str
@@ -284,6 +285,7 @@ class ResponseResult(_ModelNames):
     raw: ResponseObject | None = field(default=None, repr=False)
     # Stamped by the Bridge as the call ends; not compared: two equal answers differ in time.
     timing: Timing = field(default_factory=Timing, repr=False, compare=False)
+    parsed: Any = None
 
     def __repr__(self) -> str:
         calls = [c.name for c in self.tool_calls] or None

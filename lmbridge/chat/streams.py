@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import anyio
 import pydantic_core
@@ -13,12 +13,16 @@ from lmbridge import errors
 from lmbridge.chat.assemble import ChatAssembler
 from lmbridge.chat.events import StreamEvent
 from lmbridge.chat.observed import CallObserver
+from lmbridge.chat.partial import PartialJSON
 from lmbridge.chat.results import ChatResult, MismatchWarnings
 from lmbridge.chat.structured import ResponseFormat, finish_chat
 from lmbridge.chat.window import PromptWindow
 from lmbridge.chat.wire import CHAT_CHUNK, ChatChunk
 from lmbridge.transport.classify import embedded_status, error_from_response
 from lmbridge.transport.sse import ServerSentEvent
+
+if TYPE_CHECKING:
+    from lmbridge.chat.repair import StructuredRetry
 
 __all__ = ["ChatStream", "in_stream_error"]
 
@@ -61,6 +65,8 @@ class ChatStream(Generic[T]):
         observer: told when the first token arrives and how the stream ended (timing, events).
         window: the prompt measured against the model's context window, if it was: fills the
             result's ``context`` and learns from its usage.
+        validation: validates the finished reply and re-asks (without streaming) when it does
+            not validate; without it the reply is parsed once.
     """
 
     def __init__(
@@ -73,6 +79,7 @@ class ChatStream(Generic[T]):
         mismatch: MismatchWarnings,
         observer: CallObserver | None = None,
         window: PromptWindow | None = None,
+        validation: StructuredRetry | None = None,
     ) -> None:
         self._source = source
         self._observer = observer
@@ -88,6 +95,11 @@ class ChatStream(Generic[T]):
         self._failure: Exception | None = None  # raised once the events before it are delivered
         self._error: Exception | None = None  # what ended the stream badly; result() raises it
         self._result: ChatResult[T] | None = None
+        self._validation = validation
+        structured = response_format is not None and not (
+            isinstance(response_format, dict) and response_format.get("type") == "text"
+        )
+        self._partial = PartialJSON() if structured else None
 
     def __aiter__(self) -> ChatStream[T]:
         return self
@@ -150,6 +162,8 @@ class ChatStream(Generic[T]):
                 self._failure = self._error = in_stream_error(error, url=self._url, model=model)
                 return
             feed(chunk, pending)
+        if self._partial is not None:
+            self._partial.update(self._assembler.text, pending)
 
     async def _drain(self) -> None:
         """Read what follows ``[DONE]`` (normally nothing but the body's end).
@@ -218,12 +232,19 @@ class ChatStream(Generic[T]):
                     url=self._url,
                     model=self._assembler.sent_model,
                 )
-            result: ChatResult[T] = finish_chat(
-                self._assembler.result(),
-                response_format=self._response_format,
-                url=self._url,
-                mismatch=self._mismatch,
-            )
+            if self._validation is not None:
+                try:
+                    result: ChatResult[T] = await self._validation.finish(self._assembler.result())
+                except errors.LMBridgeError as exc:
+                    self._error = exc  # the re-asks are not sent again by a second call
+                    raise
+            else:
+                result = finish_chat(
+                    self._assembler.result(),
+                    response_format=self._response_format,
+                    url=self._url,
+                    mismatch=self._mismatch,
+                )
             if self._window is not None:
                 result = self._window.finish(result)
             if self._observer is not None:

@@ -24,12 +24,15 @@ P = ParamSpec("P")
 R = TypeVar("R")
 E = TypeVar("E")
 Owner = TypeVar("Owner")
+# Covariant: a twin made from a method the Bridge inherits (typed on its base class) applies
+# to the proxy of a Bridge.
+Owner_co = TypeVar("Owner_co", covariant=True)
 
 
-class Proxy(Generic[Owner]):
+class Proxy(Generic[Owner_co]):
     """A sync view of the async object ``_target``, whose coroutines run on ``_loop``."""
 
-    _target: Owner
+    _target: Owner_co
     _loop: LoopThread
 
 

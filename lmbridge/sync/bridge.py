@@ -87,8 +87,11 @@ class SyncBridge(Proxy[Bridge]):
     stream = blocking_stream(Bridge.stream)
     embed = blocking(Bridge.embed)
     complete = blocking(Bridge.complete)
+    stream_complete = blocking_stream(Bridge.stream_complete)
     respond = blocking(Bridge.respond)
     count_tokens = blocking(Bridge.count_tokens)
+    stream_respond = blocking_stream(Bridge.stream_respond)
+    check_vision = blocking(Bridge.check_vision)
     run_agent = blocking(Bridge.run_agent)
     stream_agent = blocking_stream(Bridge.stream_agent)
 

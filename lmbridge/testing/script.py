@@ -233,10 +233,30 @@ def _tool_choice_call(body: dict[str, Any]) -> ToolCallSpec | None:
     return None
 
 
+def _requested_schema(kind: RequestKind, body: dict[str, Any]) -> dict[str, Any] | None:
+    """The JSON schema a request asks the reply to follow: chat's ``response_format``, or the
+    Responses API's flat ``text.format`` (honoured, as LM Studio versions without bug #2403 do)."""
+    if kind == "chat":
+        fmt = body.get("response_format")
+        spec = fmt.get("json_schema") if isinstance(fmt, dict) else None
+    elif kind == "responses":
+        text = body.get("text")
+        spec = text.get("format") if isinstance(text, dict) else None
+    else:
+        return None
+    if not isinstance(spec, dict) or (kind == "responses" and spec.get("type") != "json_schema"):
+        return None
+    if kind == "chat" and not (isinstance(fmt, dict) and fmt.get("type") == "json_schema"):
+        return None
+    schema = spec.get("schema", {})
+    return schema if isinstance(schema, dict) else {}
+
+
 def default_reply(model: SimModel, kind: RequestKind, body: dict[str, Any]) -> Reply:
     """What the simulator says when nothing is scripted: deterministic and short.
 
-    A JSON-schema ``response_format`` gets a minimal valid instance of the schema; ``tool_choice``
+    A JSON-schema ``response_format`` (or ``text.format`` on ``/v1/responses``) gets a minimal
+    valid instance of the schema; ``tool_choice``
     ``"required"`` (or naming a function) gets a call with minimal arguments; otherwise an echo such as
     ``"Simulated reply from qwen/qwen3-4b to: Hello"``. Reasoning models also reason.
     """
@@ -248,13 +268,10 @@ def default_reply(model: SimModel, kind: RequestKind, body: dict[str, Any]) -> R
     call = _tool_choice_call(body) if kind == "chat" else None
     if call is not None:
         return Reply(reasoning=reasoning, reasoning_shape=shape, tool_calls=[call])
-    response_format = body.get("response_format")
-    if kind == "chat" and isinstance(response_format, dict):
-        spec = response_format.get("json_schema")
-        if response_format.get("type") == "json_schema" and isinstance(spec, dict):
-            schema = spec.get("schema", {})
-            text = json.dumps(minimal_instance(schema if isinstance(schema, dict) else {}))
-            return Reply(text, reasoning=reasoning, reasoning_shape=shape)
+    schema = _requested_schema(kind, body)
+    if schema is not None:
+        text = json.dumps(minimal_instance(schema))
+        return Reply(text, reasoning=reasoning, reasoning_shape=shape)
     noun = "completion" if kind == "completion" else "reply"
     return Reply(
         f"Simulated {noun} from {model.key} to: {said}", reasoning=reasoning, reasoning_shape=shape

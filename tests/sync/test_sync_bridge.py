@@ -18,12 +18,15 @@ from lmbridge import (
     Bridge,
     BridgeClosedError,
     ChatResult,
+    CompletionResult,
     EmbeddingResult,
     ModelList,
+    ResponseResult,
     StreamEvent,
     SyncBridge,
     TextDelta,
     UsageReport,
+    WrongModelTypeError,
 )
 from lmbridge.testing import Reply, SimulatedLMStudio
 from tests.pool import pool_states
@@ -229,12 +232,15 @@ def test_a_sync_bridge_dropped_without_close_stops_its_thread(sim: SimulatedLMSt
 
 def test_every_async_method_has_a_sync_twin_made_from_it() -> None:
     # Made from the method itself (not a copy), the twin has its parameters, types and docstring.
+    # Bridge's own methods and those it inherits from the facade's other modules.
+    members = {k: v for cls in reversed(Bridge.__mro__[:-1]) for k, v in vars(cls).items()}
     names = [
         name
-        for name, member in vars(Bridge).items()
+        for name, member in members.items()
         if not name.startswith("_") and callable(member) and name != "aclose"
     ]
     assert {"chat", "stream", "embed", "complete", "respond", "run_agent"} <= set(names)
+    assert {"stream_complete", "stream_respond", "check_vision"} <= set(names)
     for name in names:
         assert getattr(SyncBridge, name).__wrapped__ is getattr(Bridge, name), name
 
@@ -280,3 +286,22 @@ def test_tools_may_use_the_sync_bridge_from_a_thread_not_from_its_loop(
     outcomes = {call.name: call for call in result.tool_calls}
     assert outcomes["ask_sync"].result == "inner"
     assert "its own event loop" in (outcomes["ask_async"].error or "")
+
+
+def test_completions_and_responses_stream_without_async(
+    sim: SimulatedLMStudio, bridge: SyncBridge
+) -> None:
+    sim.script(MODEL, Reply("once more", chunk_size=2), Reply("a reply", chunk_size=2))
+    with bridge.stream_complete(MODEL, "Once upon a time") as stream:
+        pieces = [e.text for e in stream if isinstance(e, TextDelta)]
+        completed = stream.result()
+    with bridge.stream_respond(MODEL, "hi") as stream:
+        replied = [e.text for e in stream if isinstance(e, TextDelta)]
+        response = stream.result()
+    assert_type(completed, CompletionResult)
+    assert_type(response, ResponseResult)
+    assert "".join(pieces) == completed.text == "once more"
+    assert "".join(replied) == response.text == "a reply"
+    bridge.check_vision("google/gemma-3-4b")
+    with pytest.raises(WrongModelTypeError, match="cannot see"):
+        bridge.check_vision(MODEL)
