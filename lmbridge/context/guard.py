@@ -133,11 +133,11 @@ class ContextGuard:
 
     async def settle(self, window: PromptWindow, sent_model: str) -> PromptWindow:
         """``window`` with the loaded context length, once the request was sent as
-        ``sent_model``: looked up when not known yet, on a server whose listings can say it
-        (never on one that lists nothing, e.g. with ``auto_load=False`` and no listing route)."""
-        if window.context_length is not None or self._models.source is None:
+        ``sent_model``: from what is known without asking the server again (the listing the
+        request path read, or an earlier look-up), so a plain chat costs no extra request."""
+        if window.context_length is not None:
             return window
-        context_length = (await self._windows.get(sent_model)).context_length
+        context_length = self._windows.known(sent_model)
         if context_length is None:
             return window
         return replace(window, model=sent_model, context_length=context_length)

@@ -54,6 +54,18 @@ class ContextWindows:
         """Ask again next time (after an overflow: the model may have been reloaded)."""
         self._known.pop(name, None)
 
+    def known(self, name: str) -> int | None:
+        """The loaded window of ``name`` from what is already known, with no I/O: a look-up of
+        the last minute, else the last listing the model manager read."""
+        remembered = self.remembered(name)
+        if remembered is not None:
+            return remembered
+        for info in self._models.cached_models():
+            for instance in info.instances:
+                if instance.identifier == name:
+                    return instance.context_length
+        return None
+
     def remembered(self, name: str) -> int | None:
         """The loaded window of ``name`` if it was looked up within the last minute (no I/O)."""
         entry = self._known.get(name)

@@ -85,6 +85,10 @@ class StateCache:
         self._seen(listing.instances)
         return listing
 
+    def last_listing(self) -> Listing | None:
+        """The last listing read, whatever its age (no I/O); ``None`` after a drop."""
+        return self._listing[1] if self._listing is not None else None
+
     async def instances(self) -> list[LoadedInstance]:
         """The loaded instances: from ``lms ps`` (with statuses) when ``lms`` is usable and is not
         already the listing's source, else from the listing."""

@@ -129,6 +129,11 @@ class ModelManager:
         ``"/v1/models"``; ``None`` until the first listing detected it."""
         return self._cache.source
 
+    def cached_models(self) -> tuple[ModelInfo, ...]:
+        """The models of the last listing read, without asking the server (empty if none)."""
+        listing = self._cache.last_listing()
+        return listing.models if listing is not None else ()
+
     async def list(self) -> ModelList:
         """The downloaded models, each with its state and loaded instances.
 

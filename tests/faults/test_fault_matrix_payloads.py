@@ -123,8 +123,8 @@ async def test_nested_structured_output_is_a_structured_output_error(
     sim.script(QWEN, Reply(DEEP_OBJECT), Reply(DEEP_OBJECT))
     async with sim_bridge(sim, no_lms) as b:
         with pytest.raises(StructuredOutputError) as chat_error:
-            await b.chat(QWEN, "go", response_format=fmt)
-        async with b.stream(QWEN, "go", response_format=fmt) as s:
+            await b.chat(QWEN, "go", response_format=fmt, validation_retries=0)
+        async with b.stream(QWEN, "go", response_format=fmt, validation_retries=0) as s:
             with pytest.raises(StructuredOutputError) as stream_error:
                 await s.result()
     assert chat_error.value.raw_text == DEEP_OBJECT == stream_error.value.raw_text
