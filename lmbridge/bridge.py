@@ -12,7 +12,6 @@ import httpx
 from pydantic import BaseModel
 from typing_extensions import Unpack
 
-from lmbridge import errors
 from lmbridge.chat.assemble import result_from_completion
 from lmbridge.chat.requests import (
     ChatOptions,
@@ -36,8 +35,10 @@ from lmbridge.chat.results import (
 from lmbridge.chat.streams import ChatStream
 from lmbridge.chat.structured import ResponseFormat, finish_chat
 from lmbridge.chat.wire import ChatCompletion, EmbeddingResponse, ResponseObject, TextCompletion
+from lmbridge.lifecycle.guard import guarded
 from lmbridge.lifecycle.lms import LmsCli
 from lmbridge.lifecycle.models import ModelManager
+from lmbridge.lifecycle.scheduler import MemoryPolicy
 from lmbridge.lifecycle.types import RequestKind
 from lmbridge.transport.client import (
     DEFAULT_TIMEOUT,
@@ -59,7 +60,6 @@ T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
 B = TypeVar("B", bound=BaseModel)
 
-_HEALABLE = (errors.ModelNotLoadedError, errors.ModelNotFoundError)
 _CHAT = "/v1/chat/completions"
 _EMBEDDINGS = "/v1/embeddings"
 
@@ -92,6 +92,10 @@ class Bridge:
         warn_on_model_mismatch: warn (:class:`~lmbridge.ModelMismatchWarning`) when the server
             answers with another model than the one asked for.
         max_body_bytes: the cap on a non-streamed answer (``None``: 32 MiB; see the errors page).
+        on_insufficient_memory: ``"swap"``: a load that runs out of memory waits for a model this
+            Bridge loaded to be free, unloads it and loads again (see "Model lifecycle");
+            ``"raise"``: :class:`~lmbridge.InsufficientMemoryError` at once.
+        evict_foreign: let swapping unload models this Bridge did not load.
     """
 
     def __init__(
@@ -111,6 +115,8 @@ class Bridge:
         listing_ttl: float = 2.0,
         warn_on_model_mismatch: bool = True,
         max_body_bytes: int | None = None,
+        on_insufficient_memory: MemoryPolicy = "swap",
+        evict_foreign: bool = False,
     ) -> None:
         token = api_token or os.environ.get("LM_API_TOKEN") or os.environ.get("LMSTUDIO_API_TOKEN")
         self._http = HTTPTransport(
@@ -131,6 +137,8 @@ class Bridge:
             listing_ttl=listing_ttl,
             confirm_ttl=confirm_ttl,
             load_timeout=load_timeout,
+            on_insufficient_memory=on_insufficient_memory,
+            evict_foreign=evict_foreign,
         )
         """Model lifecycle: ``list``, ``loaded``, ``get``, ``ensure_loaded``, ``unload``."""
         self._mismatch = MismatchWarnings(enabled=warn_on_model_mismatch)
@@ -166,26 +174,18 @@ class Bridge:
     # --- the model guard ---------------------------------------------------------------------
 
     async def _guarded(
-        self, model: str, kind: RequestKind, call: Callable[[str], Awaitable[T]]
+        self,
+        model: str,
+        kind: RequestKind,
+        call: Callable[[str], Awaitable[T]],
+        hold: AsyncExitStack | None = None,
     ) -> T:
         """Run ``call(name)`` with the model loaded; heal one "not loaded" answer, retry once.
 
-        ``name`` is the model identifier to send: the model manager resolves a partial name
-        (``"gemma"``) or a variant suffix to the key LM Studio knows.
+        ``name`` is the identifier to send (``"gemma"`` resolved to the key LM Studio knows). The
+        request counts as running on its model (not unloaded under it) until ``hold`` closes.
         """
-        name = await self.models.prepare(model, kind=kind)
-        try:
-            return await call(name)
-        except _HEALABLE as first:
-            if first.status_code is None:
-                raise
-            name = await self.models.heal(model, first, kind=kind)
-        try:
-            return await call(name)
-        except _HEALABLE as second:
-            if second.status_code is None:
-                raise
-            raise await self.models.diagnose(model, second) from second
+        return await guarded(self.models, model, kind, call, hold=hold)
 
     async def _post_model(
         self,
@@ -303,7 +303,7 @@ class Bridge:
                 )
                 return name, events
 
-            name, events = await self._guarded(model, "llm", open_stream)
+            name, events = await self._guarded(model, "llm", open_stream, stack)
             stream: ChatStream[Any] = ChatStream(
                 events,
                 sent_model=name,

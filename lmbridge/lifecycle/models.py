@@ -36,6 +36,7 @@ from lmbridge.lifecycle.lms import ProgressCallback
 from lmbridge.lifecycle.lms.failures import check_cli_name, check_gpu, check_positive_int
 from lmbridge.lifecycle.loaders import Loader, LoadOptions
 from lmbridge.lifecycle.resolve import Resolver
+from lmbridge.lifecycle.scheduler import MemoryPolicy, SwapScheduler
 from lmbridge.lifecycle.server import ServerAccess
 from lmbridge.lifecycle.types import (
     InstanceList,
@@ -77,6 +78,9 @@ class ModelManager:
             call passes ``ttl``. ``None``: never (``lms load``) or LM Studio's JIT default (60 min).
             LM Studio's REST load endpoint takes no TTL, so it does not apply there.
         clock: the monotonic clock for cache ages (replace it in tests).
+        on_insufficient_memory: ``"swap"``: a load that runs out of memory waits for a model this
+            manager loaded to be free, unloads it and loads again; ``"raise"``: it fails.
+        evict_foreign: whether swapping may unload models this manager did not load.
 
     Attributes:
         auto_load: as the argument of that name.
@@ -84,6 +88,10 @@ class ModelManager:
         confirm_ttl: as the argument of that name.
         load_timeout: as the argument of that name.
         default_ttl: as the argument of that name.
+        on_insufficient_memory: as the argument of that name.
+        evict_foreign: as the argument of that name.
+        scheduler: the swap scheduler (:meth:`~lmbridge.lifecycle.scheduler.SwapScheduler.queue`
+            shows this manager's requests per model).
 
     The settings may be changed at any time: the next call that needs one reads the new value.
     """
@@ -99,7 +107,11 @@ class ModelManager:
         load_timeout: float = 600.0,
         default_ttl: int | None = None,
         clock: Callable[[], float] = time.monotonic,
+        on_insufficient_memory: MemoryPolicy = "swap",
+        evict_foreign: bool = False,
     ) -> None:
+        self.on_insufficient_memory: MemoryPolicy = on_insufficient_memory
+        self.evict_foreign = evict_foreign
         self.auto_load = auto_load
         self.listing_ttl = listing_ttl
         self.confirm_ttl = confirm_ttl
@@ -110,8 +122,11 @@ class ModelManager:
         # applies at once, without copies to keep in step.
         self._cache = StateCache(server=self._server, settings=self, clock=clock)
         self._resolver = Resolver(server=self._server)
-        self._loader = Loader(server=self._server, cache=self._cache, settings=self, clock=clock)
         self._unloader = Unloader(server=self._server, cache=self._cache, resolver=self._resolver)
+        self.scheduler = SwapScheduler(settings=self, cache=self._cache, unloader=self._unloader)
+        self._loader = Loader(
+            server=self._server, cache=self._cache, settings=self, clock=clock, room=self.scheduler
+        )
 
     # --- public API ----------------------------------------------------------------------------
 
@@ -376,6 +391,7 @@ class ModelManager:
         elif self._server.gate.problem:
             tips.append(f"`lms` was found but not used: {self._server.gate.problem}")
         tips.append("LM Studio's server log says why it did not serve the model.")
+        tips.append(self.scheduler.describe())
         return ModelNotLoadedError(
             f"{model!r} is still not available after loading it and retrying once: {error.message}",
             loaded=loaded,
@@ -384,7 +400,7 @@ class ModelManager:
             url=error.url,
             status_code=error.status_code,
             body=error.body,
-            hint=" ".join(tips),
+            hint=" ".join(tip for tip in tips if tip),
         )
 
 
