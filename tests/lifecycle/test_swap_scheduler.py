@@ -14,7 +14,7 @@ import anyio
 import pytest
 
 from lmbridge import Bridge, InsufficientMemoryError
-from lmbridge.testing import Reply, SimulatedLMStudio
+from lmbridge.testing import Reply, SimError, SimulatedLMStudio
 from lmbridge.testing.catalogue import SimModel
 from lmbridge.testing.simulated_lms import install_simulated_lms
 from tests.lifecycle.models_support import child_processes
@@ -294,3 +294,14 @@ async def test_cancelling_during_lms_swaps_leaves_no_process(tmp_path: Path) -> 
                 f"from {C8}",
             ]
     assert [state for _, state in child_processes()] == []
+
+
+async def test_a_jit_load_refused_with_the_0_4_4_wording_is_out_of_memory(tmp_path: Path) -> None:
+    sim = SimulatedLMStudio(models=catalogue(), routes_disabled=["/api/v1"])
+    sim.responder(A14, lambda body: Reply("unused"))
+    wording = "Not enough resources to load the model with the current settings"
+    sim.fail_next(A14, SimError.load_failed(A14, wording))  # the JIT load
+    async with bridge_over(sim, tmp_path, "rest") as bridge:
+        with pytest.raises(InsufficientMemoryError) as raised:
+            await bridge.chat(A14, "hi")
+    assert raised.value.required_gb is None
