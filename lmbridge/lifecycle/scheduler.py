@@ -262,11 +262,16 @@ class SwapScheduler:
             self._notify()
 
     async def _swap_out(self, victim: str, key: str) -> None:
-        async with self._closing([victim], for_key=key, kind="waiting"):
+        # Within make_room's deadline; the victim reopens on every exit, unloaded or not.
+        self._close([victim])
+        try:
+            await self._drain([victim], for_key=key, kind="waiting")
             _log("swap", victim, key)
             await self._unloader.unload(victim, all_instances=False)
             self._forget(victim)
             self._swaps += 1
+        finally:
+            self._reopen([victim])
 
     def _loads_changed(self, key: str, seen: frozenset[str]) -> Callable[[], bool]:
         return lambda: self._other_loads(key) != seen
@@ -291,16 +296,30 @@ class SwapScheduler:
             ) from exc
         try:
             others = [name for name, mine in self._mine.items() if mine.jit and mine.key != key]
-            async with self._closing(others, for_key=key, kind="jit_wait"):
+            self._close(others)
+            try:
+                try:
+                    with anyio.fail_after(self._settings.load_timeout):
+                        await self._drain(others, for_key=key, kind="jit_wait")
+                except TimeoutError as exc:
+                    raise ModelNotLoadedError(
+                        f"Loading {key!r} by JIT waited longer than load_timeout="
+                        f"{self._settings.load_timeout:g} s for {', '.join(others)} to finish "
+                        "(auto-evict would cut their replies off).",
+                        model=key,
+                        hint="Raise Bridge(load_timeout=...), or run fewer models at once.",
+                    ) from exc
                 yield
-                # Auto-evict unloaded them (or, with auto-evict off, they stay and may be used), so
-                # their "loaded" confirmations must go before they reopen: a request sent to an
-                # evicted model would make the server load it back at once.
+                # Auto-evict unloaded them (or, with auto-evict off, they stay and may be used),
+                # so their "loaded" confirmations must go before they reopen: a request sent to
+                # an evicted model would make the server load it back at once.
                 for name in others:
                     self._forget(name)
                 if others:
                     self._cache.invalidate()
                     self._swaps += 1
+            finally:
+                self._reopen(others)
         finally:
             self._lock.release()
 
@@ -328,21 +347,21 @@ class SwapScheduler:
             ),
         )
 
-    @asynccontextmanager
-    async def _closing(self, names: list[str], *, for_key: str, kind: str) -> AsyncIterator[None]:
-        """Close ``names`` (new requests wait) and wait until none of this Bridge's requests for
-        them is running; reopened on every exit."""
+    def _close(self, names: list[str]) -> None:
+        """New requests for ``names`` wait (:meth:`wait_open`) until :meth:`_reopen`."""
         self._closed.update(names)
         self._notify()
-        try:
-            for name in names:
-                if self._running.get(name):
-                    _log(kind, name, self._running[name], for_key)
-                await self._until(self._idle(name))
-            yield
-        finally:
-            self._closed.difference_update(names)
-            self._notify()
+
+    def _reopen(self, names: list[str]) -> None:
+        self._closed.difference_update(names)
+        self._notify()
+
+    async def _drain(self, names: list[str], *, for_key: str, kind: str) -> None:
+        """Wait until none of this Bridge's requests for ``names`` (closed) is running."""
+        for name in names:
+            if self._running.get(name):
+                _log(kind, name, self._running[name], for_key)
+            await self._until(self._idle(name))
 
     def _is_mine(self, instance: LoadedInstance) -> bool:
         return instance.identifier in self._mine or instance.model_key in self._abandoned

@@ -204,6 +204,31 @@ async def test_diagnose_shows_the_queue_per_model(tmp_path: Path) -> None:
     assert f"{A14}: 1 running, 0 waiting" in (error.hint or "")
 
 
+async def test_a_model_waiting_for_room_is_served_while_others_keep_arriving(
+    tmp_path: Path,
+) -> None:
+    sim = SimulatedLMStudio(models=catalogue(), memory_limit_bytes=BUDGET, jit=False)
+    answering(sim, A14, B12, C8)
+    async with bridge_over(sim, tmp_path, "rest") as bridge:
+        await bridge.chat(A14, "warm")
+        await bridge.chat(B12, "warm")
+        done = anyio.Event()
+
+        async def keep_asking(model: str) -> None:
+            while not done.is_set():  # three at a time: the model is never idle
+                async with anyio.create_task_group() as tg:
+                    for _ in range(3):
+                        tg.start_soon(bridge.chat, model, "again")
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(keep_asking, A14)
+            tg.start_soon(keep_asking, B12)
+            with anyio.fail_after(5):
+                assert (await bridge.chat(C8, "me too")).text == f"from {C8}"
+            done.set()
+        assert_queue_empty(bridge)
+
+
 # --- JIT with auto-evict --------------------------------------------------------------------------
 
 
