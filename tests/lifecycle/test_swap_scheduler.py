@@ -330,3 +330,19 @@ async def test_a_jit_load_refused_with_the_0_4_4_wording_is_out_of_memory(tmp_pa
         with pytest.raises(InsufficientMemoryError) as raised:
             await bridge.chat(A14, "hi")
     assert raised.value.required_gb is None
+
+
+def test_sync_bridge_takes_the_options_and_swaps(tmp_path: Path) -> None:
+    from lmbridge import SyncBridge
+
+    sim = SimulatedLMStudio(models=catalogue(), memory_limit_bytes=BUDGET, jit=False)
+    answering(sim, A14, B12, C8)
+    with SyncBridge(
+        transport=sim.transport(),
+        lms_path=no_lms(tmp_path),
+        on_insufficient_memory="swap",
+        evict_foreign=False,
+    ) as bridge:
+        texts = [bridge.chat(model, "hi").text for model in (A14, B12, C8, A14)]
+    assert texts == [f"from {model}" for model in (A14, B12, C8, A14)]
+    assert rest_unloads(sim) == [A14, B12]  # the least recently used, each time
