@@ -46,7 +46,7 @@ async def guarded(
     scheduler = models.scheduler
     failed: LMBridgeError | None = None
     while True:
-        name = await models.heal(model, failed, kind=kind) if failed else None
+        name = None if failed is None else await models.heal(model, failed, kind=kind)
         name = await _admitted(models, model, kind, name)
         kept = False
         try:

@@ -224,7 +224,9 @@ class SwapScheduler:
                         if self._swaps != swaps_before:
                             return  # memory was freed while this load queued: try it again
                         self._cache.drop_listings()
-                        victim = self._victim(key, await self._cache.instances())
+                        instances = await self._cache.instances()
+                        self._prune(instances)
+                        victim = self._victim(key, instances)
                         if victim is not None:
                             await self._swap_out(victim, key)
                             return
@@ -362,6 +364,13 @@ class SwapScheduler:
             if self._running.get(name):
                 _log(kind, name, self._running[name], for_key)
             await self._until(self._idle(name))
+
+    def _prune(self, instances: list[LoadedInstance]) -> None:
+        """Forget what this Bridge loaded and is gone since (evicted, expired, unloaded by hand),
+        so that :meth:`queue` does not show it as loaded here."""
+        listed = {instance.identifier for instance in instances}
+        for name in [name for name in self._mine if name not in listed]:
+            del self._mine[name]
 
     def _is_mine(self, instance: LoadedInstance) -> bool:
         return instance.identifier in self._mine or instance.model_key in self._abandoned

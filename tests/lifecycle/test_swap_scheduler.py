@@ -229,6 +229,22 @@ async def test_a_model_waiting_for_room_is_served_while_others_keep_arriving(
         assert_queue_empty(bridge)
 
 
+async def test_waiting_for_a_busy_victim_is_bounded_by_load_timeout(tmp_path: Path) -> None:
+    sim = SimulatedLMStudio(models=catalogue(), memory_limit_bytes=BUDGET, jit=False)
+    answering(sim, A14, B12)
+    async with bridge_over(sim, tmp_path, "rest", load_timeout=0.3) as bridge:
+        # Both loaded models are busy with streams that are not read to the end.
+        async with bridge.stream(A14, "long"), bridge.stream(B12, "long"):
+            with anyio.fail_after(5), pytest.raises(InsufficientMemoryError) as raised:
+                await bridge.chat(C8, "hi")
+            queue = bridge.models.scheduler.queue()
+            assert not any(entry.closed or entry.waiting for entry in queue.values())
+        assert_queue_empty(bridge)
+    assert "load_timeout=0.3" in str(raised.value)
+    assert raised.value.required_gb == 5.0
+    assert rest_unloads(sim) == []
+
+
 # --- JIT with auto-evict --------------------------------------------------------------------------
 
 
