@@ -224,8 +224,8 @@ class ModelManager:
         Raises:
             ModelNotFoundError: unknown or ambiguous name.
             LmsNotFoundError: an option needs ``lms``, which is not usable.
-            InsufficientMemoryError: the model does not fit (``lms`` or REST; ``required_gb`` says
-                how much it needs, when LM Studio said).
+            InsufficientMemoryError: the model does not fit, even after swapping out what this
+                manager may unload (``required_gb``: what it needs, when LM Studio said).
             LmsTimeoutError: ``lms load`` took longer than ``load_timeout`` (it was terminated).
             ModelNotLoadedError: a REST or JIT load failed or timed out, or JIT loading is off
                 and ``lms`` is unavailable (the hint says what to install or enable).
