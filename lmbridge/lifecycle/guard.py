@@ -69,7 +69,8 @@ async def guarded(
 async def _admitted(models: ModelManager, model: str, kind: RequestKind, name: str | None) -> str:
     """The name to send, once the scheduler admitted the request (preparing again after a wait)."""
     if name is None:
-        name = await models.prepare(model, kind=kind)
+        with models.scheduler.queued(model):  # shown as waiting while its model is loaded
+            name = await models.prepare(model, kind=kind)
     while not models.scheduler.admit(name):
         await models.scheduler.wait_open(name)
         name = await models.prepare(model, kind=kind)

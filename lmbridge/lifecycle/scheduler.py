@@ -81,7 +81,7 @@ class QueueEntry:
 
     Attributes:
         running: requests sent and not answered yet.
-        waiting: requests waiting for the instance to be free of a swap.
+        waiting: requests waiting for the model to be loaded (room being made), or to reopen.
         closed: whether the instance admits no new request now (it is being swapped out).
         loaded_here: whether this Bridge loaded it (only those are unloaded to make room).
     """
@@ -154,9 +154,8 @@ class SwapScheduler:
         Raises:
             ModelNotLoadedError: it stayed closed longer than ``load_timeout``.
         """
-        self._waiting[name] = self._waiting.get(name, 0) + 1
         try:
-            with anyio.fail_after(self._settings.load_timeout):
+            with self.queued(name), anyio.fail_after(self._settings.load_timeout):
                 await self._until(lambda: name not in self._closed)
         except TimeoutError as exc:
             raise ModelNotLoadedError(
@@ -165,6 +164,14 @@ class SwapScheduler:
                 model=name,
                 hint="Raise Bridge(load_timeout=...), or run fewer models at once.",
             ) from exc
+
+    @contextmanager
+    def queued(self, name: str) -> Iterator[None]:
+        """Count a request for ``name`` as waiting (for its model to be loaded, or to reopen)
+        while the block runs; :meth:`queue` shows it."""
+        self._waiting[name] = self._waiting.get(name, 0) + 1
+        try:
+            yield
         finally:
             left = self._waiting[name] - 1
             if left:
@@ -173,7 +180,9 @@ class SwapScheduler:
                 del self._waiting[name]
 
     def queue(self) -> dict[str, QueueEntry]:
-        """This Bridge's requests per instance identifier: running, waiting, closed, whose."""
+        """This Bridge's requests per model: running, waiting, closed, whose. Keyed by instance
+        identifier, except requests still waiting for their model's load, which are counted
+        under the name they gave (usually the same: the key)."""
         names = sorted({*self._running, *self._waiting, *self._closed, *self._mine})
         return {
             name: QueueEntry(

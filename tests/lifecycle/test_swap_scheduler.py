@@ -235,13 +235,27 @@ async def test_waiting_for_a_busy_victim_is_bounded_by_load_timeout(tmp_path: Pa
     async with bridge_over(sim, tmp_path, "rest", load_timeout=0.3) as bridge:
         # Both loaded models are busy with streams that are not read to the end.
         async with bridge.stream(A14, "long"), bridge.stream(B12, "long"):
-            with anyio.fail_after(5), pytest.raises(InsufficientMemoryError) as raised:
-                await bridge.chat(C8, "hi")
+            raised: list[InsufficientMemoryError] = []
+
+            async def chat_c8() -> None:
+                with pytest.raises(InsufficientMemoryError) as caught:
+                    await bridge.chat(C8, "hi")
+                raised.append(caught.value)
+
+            with anyio.fail_after(5):
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(chat_c8)
+                    await anyio.sleep(0.1)
+                    # Meanwhile the queue shows who waits for what.
+                    queue = bridge.models.scheduler.queue()
+                    assert queue[C8].waiting == 1
+                    assert queue[A14].closed != queue[B12].closed  # one victim, draining
+                    assert queue[A14].running == queue[B12].running == 1
             queue = bridge.models.scheduler.queue()
             assert not any(entry.closed or entry.waiting for entry in queue.values())
         assert_queue_empty(bridge)
-    assert "load_timeout=0.3" in str(raised.value)
-    assert raised.value.required_gb == 5.0
+    assert "load_timeout=0.3" in str(raised[0])
+    assert raised[0].required_gb == 5.0
     assert rest_unloads(sim) == []
 
 
