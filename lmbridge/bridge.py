@@ -36,6 +36,7 @@ from lmbridge.endpoints import EndpointCalls
 from lmbridge.events import EventEmitter, Hook, ModelUsage, UsageTracker
 from lmbridge.lifecycle.lms import LmsCli
 from lmbridge.lifecycle.models import ModelManager
+from lmbridge.lifecycle.scheduler import MemoryPolicy
 from lmbridge.telemetry import otel_tracer
 from lmbridge.transport.client import (
     DEFAULT_TIMEOUT,
@@ -93,6 +94,10 @@ class Bridge(EndpointCalls):
             that raises is logged, never fatal. See the Observability docs page.
         instrument: OpenTelemetry spans and metrics (GenAI conventions; the ``otel`` extra).
         log_content: let prompt and reply text into DEBUG logs and spans (off: never).
+        on_insufficient_memory: ``"swap"``: a load that runs out of memory waits for a model this
+            Bridge loaded to be free, unloads it and loads again (see "Model lifecycle");
+            ``"raise"``: :class:`~lmbridge.InsufficientMemoryError` at once.
+        evict_foreign: let swapping unload models this Bridge did not load.
     """
 
     def __init__(
@@ -115,6 +120,8 @@ class Bridge(EndpointCalls):
         event_hooks: Sequence[Hook] = (),
         instrument: bool = False,
         log_content: bool = False,
+        on_insufficient_memory: MemoryPolicy = "swap",
+        evict_foreign: bool = False,
     ) -> None:
         self._usage = UsageTracker()
         tracer = otel_tracer(normalize_base_url(base_url)) if instrument else None
@@ -145,6 +152,8 @@ class Bridge(EndpointCalls):
             confirm_ttl=confirm_ttl,
             load_timeout=load_timeout,
             events=self._events,
+            on_insufficient_memory=on_insufficient_memory,
+            evict_foreign=evict_foreign,
         )
         """Model lifecycle: ``list``, ``loaded``, ``get``, ``ensure_loaded``, ``unload``."""
         self._calls = ModelCalls(http=self._http, models=self.models, events=self._events)
@@ -295,7 +304,7 @@ class Bridge(EndpointCalls):
                 )
                 return name, events
 
-            guarded = self._calls.guarded(model, "llm", open_stream)
+            guarded = self._calls.guarded(model, "llm", open_stream, hold=stack)
             name, events = await self._images_refused(guarded, model, images)
             window = await self._context.settle(window, name)
             stream: ChatStream[Any] = ChatStream(

@@ -9,13 +9,14 @@ calls down into it; it calls nothing back up.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
+from contextlib import AsyncExitStack
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
-from lmbridge import errors
 from lmbridge.chat.observed import Operation, observe_call
 from lmbridge.events import EventEmitter, Timing
+from lmbridge.lifecycle.guard import guarded
 from lmbridge.lifecycle.models import ModelManager
 from lmbridge.lifecycle.types import RequestKind
 from lmbridge.transport.client import HTTPTransport, decode_body
@@ -25,7 +26,6 @@ __all__ = ["ModelCalls"]
 T = TypeVar("T")
 B = TypeVar("B", bound=BaseModel)
 
-_HEALABLE = (errors.ModelNotLoadedError, errors.ModelNotFoundError)
 _OPERATIONS: dict[str, Operation] = {
     "/v1/embeddings": "embeddings",
     "/v1/completions": "text_completion",
@@ -48,26 +48,21 @@ class ModelCalls:
         self._events = events
 
     async def guarded(
-        self, model: str, kind: RequestKind, call: Callable[[str], Awaitable[T]]
+        self,
+        model: str,
+        kind: RequestKind,
+        call: Callable[[str], Awaitable[T]],
+        *,
+        hold: AsyncExitStack | None = None,
     ) -> T:
         """Run ``call(name)`` with the model loaded; heal one "not loaded" answer, retry once.
 
-        ``name`` is the model identifier to send: the model manager resolves a partial name
-        (``"gemma"``) or a variant suffix to the key LM Studio knows.
+        ``name`` is the identifier to send (``"gemma"`` resolved to the key LM Studio knows).
+        The request counts as running on its model (the swap scheduler does not unload it) until
+        ``call`` returns, or with ``hold`` until ``hold`` closes (a stream, while it is read).
+        See :func:`lmbridge.lifecycle.guard.guarded`.
         """
-        name = await self._models.prepare(model, kind=kind)
-        try:
-            return await call(name)
-        except _HEALABLE as first:
-            if first.status_code is None:
-                raise
-            name = await self._models.heal(model, first, kind=kind)
-        try:
-            return await call(name)
-        except _HEALABLE as second:
-            if second.status_code is None:
-                raise
-            raise await self._models.diagnose(model, second) from second
+        return await guarded(self._models, model, kind, call, hold=hold)
 
     async def post(
         self,

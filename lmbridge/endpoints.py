@@ -373,7 +373,7 @@ class EndpointCalls:
             )
             return name, events
 
-        return await self._calls.guarded(model, "llm", open_stream)
+        return await self._calls.guarded(model, "llm", open_stream, hold=stack)
 
 
 def _merge(results: list[EmbeddingResult]) -> EmbeddingResult:

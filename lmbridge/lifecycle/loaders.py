@@ -43,12 +43,16 @@ if TYPE_CHECKING:
     from lmbridge.lifecycle.cache import StateCache
     from lmbridge.lifecycle.parsers import Listing
     from lmbridge.lifecycle.resolve import Resolved
+    from lmbridge.lifecycle.scheduler import SwapScheduler
     from lmbridge.lifecycle.server import ServerAccess
 
 __all__ = ["LoadOptions", "LoadSettings", "Loader"]
 
 _REST_LOAD = "/api/v1/models/load"
-_OUT_OF_MEMORY = re.compile(r"insufficient|requires approximately|out of memory", re.I)
+_OUT_OF_MEMORY = re.compile(
+    r"insufficient|requires approximately|out of memory|not enough (?:\w+ )?(?:memory|resources)",
+    re.I,
+)
 _REQUIRED_GB = re.compile(r"requires approximately\s+(\d+(?:\.\d+)?)\s*GB", re.I)
 _FIRST_POLL = 0.05  # seconds between listings while an abandoned load may still finish, doubling
 _LONGEST_POLL = 1.0
@@ -107,6 +111,8 @@ class Loader:
             are).
         clock: the monotonic clock that ages abandoned loads.
         events: told of every load (started, progress, finished).
+        room: the swap scheduler, told of every load and asked to make room when one runs out of
+            memory (``None``: an out-of-memory load simply fails).
     """
 
     def __init__(
@@ -117,8 +123,10 @@ class Loader:
         settings: LoadSettings,
         clock: Callable[[], float] = time.monotonic,
         events: EventEmitter | None = None,
+        room: SwapScheduler | None = None,
     ) -> None:
         self._events = events or EventEmitter()
+        self._room = room
         self._server = server
         self._cache = cache
         self._settings = settings
@@ -143,7 +151,18 @@ class Loader:
         found = _pick(listing.instances, key, resolved.identifier)
         if found is not None:
             return found
-        return await self._loads.run(key, lambda: self._load(resolved, options))
+        return await self._loads.run(key, lambda: self._load_making_room(resolved, options))
+
+    async def _load_making_room(self, resolved: Resolved, options: LoadOptions) -> LoadedInstance:
+        # Inside the single flight, so that every caller waiting for this model waits for the swap.
+        if self._room is None:
+            return await self._load(resolved, options)
+        while True:
+            try:
+                with self._room.loading(resolved.model.key):
+                    return await self._load(resolved, options)
+            except InsufficientMemoryError as exc:
+                await self._room.make_room(resolved.model.key, exc)  # raises when nothing helps
 
     async def _load(self, resolved: Resolved, options: LoadOptions) -> LoadedInstance:
         model = resolved.model
@@ -177,7 +196,10 @@ class Loader:
                 + (f" {self._server.gate.problem}" if self._server.gate.problem else ""),
                 model=model.key,
             )
-        return await watched_load(self._events, self._load_with_jit, model, options, via="jit")
+        if self._room is None:
+            return await watched_load(self._events, self._load_with_jit, model, options, via="jit")
+        async with self._room.jit_load(model.key):  # auto-evict must not cut our replies off
+            return await watched_load(self._events, self._load_with_jit, model, options, via="jit")
 
     async def _abandoned_load(self, key: str, wanted: str | None) -> LoadedInstance | None:
         """The instance an abandoned load of ``key`` produced, watched for until its time is up;
@@ -193,6 +215,11 @@ class Loader:
             if found is not None:
                 return found
         return None
+
+    def _mine(self, instance: LoadedInstance, *, jit: bool = False) -> LoadedInstance:
+        if self._room is not None:
+            self._room.loaded(instance, jit=jit)
+        return instance
 
     def _ttl(self, options: LoadOptions) -> int | None:
         return options.ttl if options.ttl is not None else self._settings.default_ttl
@@ -215,7 +242,7 @@ class Loader:
             raise
         self._cache.drop_listings()
         wanted = outcome.identifier or options.identifier
-        return _verify(model, await self._cache.instances(), wanted, via="lms load")
+        return self._mine(_verify(model, await self._cache.instances(), wanted, via="lms load"))
 
     async def _load_with_rest(self, model: ModelInfo, options: LoadOptions) -> LoadedInstance:
         # LM Studio answers this once, when the load is done, and documents no streaming for it
@@ -228,6 +255,7 @@ class Loader:
         self._cache.drop_listings()
         wanted = answer.get("instance_id") if isinstance(answer, dict) else None
         found = _verify(model, (await self._cache.listing()).instances, wanted, via="the REST API")
+        self._mine(found)
         await report_progress(options.on_progress, 1.0)
         return found
 
@@ -268,6 +296,7 @@ class Loader:
         else:
             # /v1/models cannot show state: the successful answer is the proof.
             found = LoadedInstance(identifier=model.key, model_key=model.key, type=kind)
+        self._mine(found, jit=True)
         await report_progress(options.on_progress, 1.0)
         return found
 

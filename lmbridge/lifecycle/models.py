@@ -37,6 +37,7 @@ from lmbridge.lifecycle.lms import ProgressCallback
 from lmbridge.lifecycle.lms.failures import check_cli_name, check_gpu, check_positive_int
 from lmbridge.lifecycle.loaders import Loader, LoadOptions
 from lmbridge.lifecycle.resolve import Resolver
+from lmbridge.lifecycle.scheduler import MemoryPolicy, SwapScheduler
 from lmbridge.lifecycle.server import ServerAccess
 from lmbridge.lifecycle.types import (
     InstanceList,
@@ -81,6 +82,9 @@ class ModelManager:
             LM Studio's REST load endpoint takes no TTL, so it does not apply there.
         clock: the monotonic clock for cache ages (replace it in tests).
         events: told of loads, unloads and heals (the Bridge's emitter; silent when not given).
+        on_insufficient_memory: ``"swap"``: a load that runs out of memory waits for a model this
+            manager loaded to be free, unloads it and loads again; ``"raise"``: it fails.
+        evict_foreign: whether swapping may unload models this manager did not load.
 
     Attributes:
         auto_load: as the argument of that name.
@@ -88,6 +92,10 @@ class ModelManager:
         confirm_ttl: as the argument of that name.
         load_timeout: as the argument of that name.
         default_ttl: as the argument of that name.
+        on_insufficient_memory: as the argument of that name.
+        evict_foreign: as the argument of that name.
+        scheduler: the swap scheduler (:meth:`~lmbridge.lifecycle.scheduler.SwapScheduler.queue`
+            shows this manager's requests per model).
 
     The settings may be changed at any time: the next call that needs one reads the new value.
     """
@@ -104,8 +112,12 @@ class ModelManager:
         default_ttl: int | None = None,
         clock: Callable[[], float] = time.monotonic,
         events: EventEmitter | None = None,
+        on_insufficient_memory: MemoryPolicy = "swap",
+        evict_foreign: bool = False,
     ) -> None:
         self._events = events or EventEmitter()
+        self.on_insufficient_memory: MemoryPolicy = on_insufficient_memory
+        self.evict_foreign = evict_foreign
         self.auto_load = auto_load
         self.listing_ttl = listing_ttl
         self.confirm_ttl = confirm_ttl
@@ -116,10 +128,16 @@ class ModelManager:
         # applies at once, without copies to keep in step.
         self._cache = StateCache(server=self._server, settings=self, clock=clock)
         self._resolver = Resolver(server=self._server)
-        self._loader = Loader(
-            server=self._server, cache=self._cache, settings=self, clock=clock, events=self._events
-        )
         self._unloader = Unloader(server=self._server, cache=self._cache, resolver=self._resolver)
+        self.scheduler = SwapScheduler(settings=self, cache=self._cache, unloader=self._unloader)
+        self._loader = Loader(
+            server=self._server,
+            cache=self._cache,
+            settings=self,
+            clock=clock,
+            events=self._events,
+            room=self.scheduler,
+        )
 
     # --- public API ----------------------------------------------------------------------------
 
@@ -222,8 +240,8 @@ class ModelManager:
         Raises:
             ModelNotFoundError: unknown or ambiguous name.
             LmsNotFoundError: an option needs ``lms``, which is not usable.
-            InsufficientMemoryError: the model does not fit (``lms`` or REST; ``required_gb`` says
-                how much it needs, when LM Studio said).
+            InsufficientMemoryError: the model does not fit, even after swapping out what this
+                manager may unload (``required_gb``: what it needs, when LM Studio said).
             LmsTimeoutError: ``lms load`` took longer than ``load_timeout`` (it was terminated).
             ModelNotLoadedError: a REST or JIT load failed or timed out, or JIT loading is off
                 and ``lms`` is unavailable (the hint says what to install or enable).
@@ -394,6 +412,7 @@ class ModelManager:
         elif self._server.gate.problem:
             tips.append(f"`lms` was found but not used: {self._server.gate.problem}")
         tips.append("LM Studio's server log says why it did not serve the model.")
+        tips.append(self.scheduler.describe())
         return ModelNotLoadedError(
             f"{model!r} is still not available after loading it and retrying once: {error.message}",
             loaded=loaded,
@@ -402,7 +421,7 @@ class ModelManager:
             url=error.url,
             status_code=error.status_code,
             body=error.body,
-            hint=" ".join(tips),
+            hint=" ".join(tip for tip in tips if tip),
         )
 
 

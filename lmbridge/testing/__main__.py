@@ -29,6 +29,12 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--load-delay", type=float, default=0.0, help="seconds each load takes")
     serve.add_argument("--auth-token", default=None, help="require this bearer token")
     serve.add_argument(
+        "--memory-gb",
+        type=float,
+        default=None,
+        help="memory for loaded models: a load past it fails with LM Studio's out-of-memory error",
+    )
+    serve.add_argument(
         "--one-model-answers-all",
         action="store_true",
         help="with one model loaded, answer any model name with it",
@@ -44,6 +50,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         jit=not args.no_jit,
         load_delay=args.load_delay,
         auth_token=args.auth_token,
+        memory_limit_bytes=None if args.memory_gb is None else int(args.memory_gb * 1e9),
         one_model_answers_all=args.one_model_answers_all,
     )
     uvicorn = load_uvicorn()

@@ -308,10 +308,11 @@ class SimState:
             free = self.memory_limit_bytes - self.used_bytes()
             if model.size_bytes > free:
                 required = model.size_bytes / 1e9
+                # LM Studio's own wording (lms load, REST and JIT alike): no free figure in it.
                 raise SimLoadError(
-                    f'Failed to load model "{key}": the model requires approximately '
-                    f"{required:.2f} GB of memory, but only {max(free, 0) / 1e9:.2f} GB is free "
-                    "(insufficient system resources).",
+                    f'Failed to load model "{key}". Model loading aborted due to insufficient '
+                    f"system resources: this model requires approximately {required:.2f} GB of "
+                    "memory.",
                     kind="out_of_memory",
                     required_gb=round(required, 2),
                 )

@@ -341,8 +341,16 @@ async def test_out_of_memory_carries_required_gb(fake: FakeLms) -> None:
     assert caught.value.hint
 
 
-async def test_out_of_memory_without_a_number(fake: FakeLms) -> None:
-    cli = fake.script(writes=[("err", "Not enough memory to load the model\n")], exit_code=1)
+@pytest.mark.parametrize(
+    "stderr",
+    [
+        "Not enough memory to load the model\n",
+        # LM Studio 0.4.4's wording names no memory at all
+        "Error: Not enough resources to load the model with the current settings\n",
+    ],
+)
+async def test_out_of_memory_without_a_number(fake: FakeLms, stderr: str) -> None:
+    cli = fake.script(writes=[("err", stderr)], exit_code=1)
     with pytest.raises(InsufficientMemoryError) as caught:
         await cli.load("big/model")
     assert caught.value.required_gb is None

@@ -139,6 +139,8 @@ async def test_cli_serves_until_terminated() -> None:
         "--no-jit",
         "--auth-token",
         "tok",
+        "--memory-gb",
+        "4",
     ]
     async with await anyio.open_process(command, stderr=subprocess.PIPE) as process:
         try:
@@ -160,6 +162,9 @@ async def test_cli_serves_until_terminated() -> None:
                 assert [m["id"] for m in response.json()["data"]] == [QWEN]
                 state = (await http.get("/__sim__/state")).json()
                 assert state["server"]["port"] == int(url.rsplit(":", 1)[1])
+                # 4 GB hold the preloaded qwen3-4b (2.5 GB) but not a second model of its size.
+                refused = await http.post("/api/v1/models/load", json={"model": QWEN})
+                assert "insufficient system resources" in refused.text
         finally:
             process.terminate()
             with anyio.fail_after(10):
