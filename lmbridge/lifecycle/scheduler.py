@@ -48,7 +48,7 @@ MemoryPolicy = Literal["swap", "raise"]
 raise :class:`~lmbridge.errors.InsufficientMemoryError` at once (``"raise"``)."""
 
 logger = logging.getLogger("lmbridge.models")
-"""Where the scheduler says what it does (INFO): waiting for memory, unloading, loaded."""
+"""Where the scheduler says what it does: waiting for memory and unloading (INFO), loaded (DEBUG)."""
 
 # Every message the scheduler logs, in one place, so that each can become a typed event later
 # (the kinds are the keys, passed as ``extra={"lmbridge_event": kind}``).
@@ -61,7 +61,10 @@ _MESSAGES = {
 
 
 def _log(kind: str, *args: object) -> None:
-    logger.info(_MESSAGES[kind], *args, extra={"lmbridge_event": kind})
+    # A finished load is already an INFO record of the model events (lmbridge.events.logs):
+    # the scheduler's own line about it is detail.
+    level = logging.DEBUG if kind == "loaded" else logging.INFO
+    logger.log(level, _MESSAGES[kind], *args, extra={"lmbridge_event": kind})
 
 
 class SwapSettings(Protocol):
