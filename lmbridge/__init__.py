@@ -106,6 +106,8 @@ _EXPORTS: dict[str, str] = {
     "LmsUnreachableError": "lmbridge.errors",
     "LmsTimeoutError": "lmbridge.errors",
     "InsufficientMemoryError": "lmbridge.errors",
+    "DownloadError": "lmbridge.errors",
+    "UnsupportedEndpointError": "lmbridge.errors",
     "ModelMismatchWarning": "lmbridge.errors",
     "WrongModelTypeError": "lmbridge.errors",
     "AgentRunCancelledError": "lmbridge.errors",
@@ -199,6 +201,7 @@ if TYPE_CHECKING:
         ConflictError as ConflictError,
         ConnectTimeoutError as ConnectTimeoutError,
         ContextLengthExceededError as ContextLengthExceededError,
+        DownloadError as DownloadError,
         InsufficientMemoryError as InsufficientMemoryError,
         InvalidResponseError as InvalidResponseError,
         LMBridgeError as LMBridgeError,
@@ -223,6 +226,7 @@ if TYPE_CHECKING:
         StructuredOutputError as StructuredOutputError,
         ToolListingError as ToolListingError,
         UnprocessableEntityError as UnprocessableEntityError,
+        UnsupportedEndpointError as UnsupportedEndpointError,
         WrongModelTypeError as WrongModelTypeError,
     )
     from lmbridge.lifecycle.lms import (

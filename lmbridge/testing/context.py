@@ -37,6 +37,7 @@ class SimSettings:
     unknown_model_error: UnknownModelStyle = "invalid_identifier"
     not_loaded_error: NotLoadedStyle = "object"
     routes_disabled: set[str] = field(default_factory=set)
+    unknown_route_status: int = 200
     version: str = "0.4.8"
     default_jit_ttl: float | None = DEFAULT_JIT_TTL
 

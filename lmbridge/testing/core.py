@@ -144,7 +144,7 @@ class SimCore:
         if not self._authorized(request):
             response = error_response(SimError.unauthorized())
         elif self._route_disabled(request.path):
-            response = error_response(SimError.unknown_route(request.method, request.path))
+            response = error_response(self._unknown_route(request))
         else:
             try:
                 response = await self._dispatch(request)
@@ -162,6 +162,10 @@ class SimCore:
             self._finish(record, "completed")
         return response
 
+    def _unknown_route(self, request: SimRequest) -> SimError:
+        status = self.context.settings.unknown_route_status
+        return SimError.unknown_route(request.method, request.path, status=status)
+
     async def _dispatch(self, request: SimRequest) -> SimResponse:
         route = _ROUTES.get((request.method, request.path))
         if route is None:
@@ -170,7 +174,7 @@ class SimCore:
                     route = candidate
                     break
         if route is None:
-            return error_response(SimError.unknown_route(request.method, request.path))
+            return error_response(self._unknown_route(request))
         body: Any = None
         if request.method == "POST":
             try:

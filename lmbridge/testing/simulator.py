@@ -62,8 +62,10 @@ class SimulatedLMStudio:
         unknown_model_error: ``"invalid_identifier"`` (400, current) or ``"not_found_404"`` (0.3.5).
         not_loaded_error: with JIT off, ``"object"`` (0.4.8), ``"string"`` (2025) or
             ``"plain_text"`` (0.3.5, 404).
-        routes_disabled: paths answered with 404, to emulate older or other servers; an entry also
-            disables the paths below it (``"/api/v1"`` removes the whole v1 REST API).
+        routes_disabled: paths answered as unknown routes, to emulate older or other servers; an
+            entry also disables the paths below it (``"/api/v1"`` removes the whole v1 REST API).
+        unknown_route_status: the status of the "Unexpected endpoint or method" answer: 200, as
+            LM Studio sends it (up to at least 0.4.17), or 404 as other servers would.
         version: the version ``/lms-status`` reports.
         default_jit_ttl: idle TTL in seconds of JIT loads whose request gave no ``ttl``.
         clock: monotonic clock for TTL expiry (inject one to test expiry without waiting).
@@ -86,6 +88,7 @@ class SimulatedLMStudio:
         unknown_model_error: UnknownModelStyle = "invalid_identifier",
         not_loaded_error: NotLoadedStyle = "object",
         routes_disabled: Iterable[str] = (),
+        unknown_route_status: int = 200,
         version: str = "0.4.8",
         default_jit_ttl: float | None = DEFAULT_JIT_TTL,
         clock: Callable[[], float] = time.monotonic,
@@ -104,6 +107,7 @@ class SimulatedLMStudio:
             unknown_model_error=unknown_model_error,
             not_loaded_error=not_loaded_error,
             routes_disabled=set(routes_disabled),
+            unknown_route_status=unknown_route_status,
             version=version,
             default_jit_ttl=default_jit_ttl,
         )
@@ -200,6 +204,15 @@ class SimulatedLMStudio:
     @routes_disabled.setter
     def routes_disabled(self, value: Iterable[str]) -> None:
         self._settings.routes_disabled = set(value)
+
+    @property
+    def unknown_route_status(self) -> int:
+        """The status of the answer to an unknown (or disabled) route: 200 like LM Studio, or 404."""
+        return self._settings.unknown_route_status
+
+    @unknown_route_status.setter
+    def unknown_route_status(self, value: int) -> None:
+        self._settings.unknown_route_status = value
 
     @property
     def version(self) -> str:
