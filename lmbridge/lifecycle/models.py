@@ -105,7 +105,7 @@ class ModelManager:
         self.confirm_ttl = confirm_ttl
         self.load_timeout = load_timeout
         self.default_ttl = default_ttl
-        self._server = ServerAccess.to(rest, lms)
+        self._server = ServerAccess.to(rest, lms, clock=clock)
         # The parts read the settings above from this manager at every use, so changing one here
         # applies at once, without copies to keep in step.
         self._cache = StateCache(server=self._server, settings=self, clock=clock)
@@ -255,7 +255,7 @@ class ModelManager:
         server listens on its port (see :mod:`lmbridge.lifecycle.server`).
         """
         usable = await self._server.gate.usable()
-        return usable, None if usable else self._server.gate.problem
+        return usable, None if usable else self._server.gate.explain()
 
     def invalidate(self) -> None:
         """Forget cached listings and every confirmation: the next call asks the server again."""
@@ -374,7 +374,7 @@ class ModelManager:
         if not lms_found:
             tips.append("The `lms` CLI was not found; with it lmbridge loads models reliably.")
         elif self._server.gate.problem:
-            tips.append(f"`lms` was found but not used: {self._server.gate.problem}")
+            tips.append(f"`lms` was found but not used: {self._server.gate.explain()}")
         tips.append("LM Studio's server log says why it did not serve the model.")
         return ModelNotLoadedError(
             f"{model!r} is still not available after loading it and retrying once: {error.message}",

@@ -17,7 +17,9 @@ Quirk switches come from ``GET /__sim__/cli-config`` (set by tests):
 - ``omit_status``: ``ps --json`` without ``status``/``queued`` (lms before 0.3.27);
 - ``log_prefix``: log text (``true`` or the text itself) printed on stdout before JSON;
 - ``load_seconds`` / ``progress_steps``: the spinner's duration and number of steps;
-- ``oom_gb``: loads fail with "requires approximately <oom_gb> GB".
+- ``oom_gb``: loads fail with "requires approximately <oom_gb> GB";
+- ``server_not_running``: ``server status`` says the server is not running (as the real CLI does
+  when its 500 ms probe of a busy LM Studio times out), still naming the port it knows.
 
 ``hang`` and ``unreachable`` are ``true`` for every command, or a command name / list of names
 (``"load"``, ``["ps", "ls"]``) to affect only those.
@@ -339,11 +341,15 @@ class _Cli:
 
     def server_status(self, args: argparse.Namespace) -> int:
         server: Json = dict(self.sim.state().get("server") or {})
-        running = bool(server.get("running"))
+        running = bool(server.get("running")) and not self.config.get("server_not_running")
         port = server.get("port")
         if args.json:
             self._log_prefix()
-            status: Json = {"running": True, "port": port} if running else {"running": False}
+            # The real CLI prints JSON.stringify({running, port}): the port from its last known
+            # server config, running or not; absent only when it knows none.
+            status: Json = {"running": running}
+            if port is not None:
+                status["port"] = port
             _say(sys.stdout, json.dumps(status) + "\n")
         elif running:
             _say(sys.stdout, f"The server is running on port {port}.\n")
