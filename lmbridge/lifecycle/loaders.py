@@ -46,7 +46,10 @@ if TYPE_CHECKING:
 __all__ = ["LoadOptions", "LoadSettings", "Loader"]
 
 _REST_LOAD = "/api/v1/models/load"
-_OUT_OF_MEMORY = re.compile(r"insufficient|requires approximately|out of memory", re.I)
+_OUT_OF_MEMORY = re.compile(
+    r"insufficient|requires approximately|out of memory|not enough (?:\w+ )?(?:memory|resources)",
+    re.I,
+)
 _REQUIRED_GB = re.compile(r"requires approximately\s+(\d+(?:\.\d+)?)\s*GB", re.I)
 _FIRST_POLL = 0.05  # seconds between listings while an abandoned load may still finish, doubling
 _LONGEST_POLL = 1.0

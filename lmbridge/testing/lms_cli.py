@@ -18,6 +18,8 @@ Quirk switches come from ``GET /__sim__/cli-config`` (set by tests):
 - ``log_prefix``: log text (``true`` or the text itself) printed on stdout before JSON;
 - ``load_seconds`` / ``progress_steps``: the spinner's duration and number of steps;
 - ``oom_gb``: loads fail with "requires approximately <oom_gb> GB";
+- ``load_error``: loads fail with this text (e.g. 0.4.4's "Not enough resources to load the model
+  with the current settings");
 - ``server_not_running``: ``server status`` says the server is not running (as the real CLI does
   when its 500 ms probe of a busy LM Studio times out), still naming the port it knows.
 
@@ -255,7 +257,11 @@ class _Cli:
 
         started = time.monotonic()
         oom_gb = self.config.get("oom_gb")
-        self._spin(key, stop_at=50 if oom_gb else 100)
+        failing = oom_gb or self.config.get("load_error")
+        self._spin(key, stop_at=50 if failing else 100)
+        if self.config.get("load_error"):
+            _say(sys.stdout, "\r\x1b[2K\n")
+            _fail(str(self.config["load_error"]))
         if oom_gb:
             _say(sys.stdout, "\r\x1b[2K\n")
             _fail(

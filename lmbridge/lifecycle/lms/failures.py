@@ -36,7 +36,9 @@ _UNREACHABLE = re.compile(
 _WAKING = re.compile(r"waking up lm studio", re.I)
 _REQUIRED = re.compile(r"requires approximately\s+(\d+(?:\.\d+)?)\s*(?:GB|GiB|G)\b", re.I)
 _MEMORY = re.compile(
-    r"requires approximately|insufficient|not enough (?:\w+ )?memory|out of memory", re.I
+    # "Not enough resources to load the model with the current settings" is 0.4.4's wording.
+    r"requires approximately|insufficient|not enough (?:\w+ )?(?:memory|resources)|out of memory",
+    re.I,
 )
 _NOT_FOUND = re.compile(r"model not found|no model found|no matching model", re.I)
 _CANNOT_FIND_INSTANCE = re.compile(r"cannot find a model with the identifier", re.I)
