@@ -99,10 +99,12 @@ def _by_key(name: str, models: Sequence[ModelInfo]) -> ModelInfo | None:
 
 def _partial(name: str, models: Sequence[ModelInfo], url: str | None) -> ModelInfo | None:
     lowered = name.lower()
-    keys = [model.key for model in models]
+    keys = list(dict.fromkeys(model.key for model in models))
+    # One key on several LM Link devices is one model for naming: the first row stands for it.
+    unique = list({model.key: model for model in reversed(models)}.values())[::-1]
     steps = (
-        [model for model in models if _after_publisher(model.key) == lowered],
-        [model for model in models if lowered in model.key.lower()],
+        [model for model in unique if _after_publisher(model.key) == lowered],
+        [model for model in unique if lowered in model.key.lower()],
     )
     for matches in steps:
         if len(matches) == 1:

@@ -17,6 +17,12 @@ Quirk switches come from ``GET /__sim__/cli-config`` (set by tests):
 - ``omit_status``: ``ps --json`` without ``status``/``queued`` (lms before 0.3.27);
 - ``log_prefix``: log text (``true`` or the text itself) printed on stdout before JSON;
 - ``load_seconds`` / ``progress_steps``: the spinner's duration and number of steps;
+- ``spinner_percent``: ``false`` draws the spinner of CLIs before 2026-05, ``Loading <key>`` with
+  no percentage;
+- ``elapsed_ms``: the load time the success line reports (formatted like the real CLI's
+  ``formatElapsedTime``: ``850.00ms``, ``6.88s``, ``1m 5.23s``);
+- ``device``: loads happen on this LM Link device (``Loading <key> on <device>``, ``loaded
+  successfully on <device> in ...``), and ``ps``/``ls`` rows carry it as ``deviceIdentifier``;
 - ``oom_gb``: loads fail with "requires approximately <oom_gb> GB";
 - ``load_error``: loads fail with this text (e.g. 0.4.4's "Not enough resources to load the model
   with the current settings");
@@ -270,7 +276,9 @@ class _Cli:
             )
 
         body: Json = {"model_key": key}
-        for name in ("identifier", "context_length", "ttl"):
+        if self.config.get("device"):
+            body["device"] = self.config["device"]
+        for name in ("identifier", "context_length", "ttl", "parallel"):
             if getattr(args, name) is not None:
                 body[name] = getattr(args, name)
         response = self.sim.load(body)
@@ -280,11 +288,15 @@ class _Cli:
         if response.status_code != 200:
             _fail(_error_text(response))
         instance: Json = response.json()["instance"]
-        elapsed = time.monotonic() - started
+        elapsed_ms = self.config.get("elapsed_ms")
+        if elapsed_ms is None:
+            elapsed_ms = (time.monotonic() - started) * 1000
         size = float(instance.get("sizeBytes") or model.get("sizeBytes") or 0)
+        device = self.config.get("device")
+        where = f" on {device}" if device else ""
         _say(
             sys.stderr,
-            f"Model loaded successfully in {elapsed:.2f}s.\n"
+            f"Model loaded successfully{where} in {_elapsed(float(elapsed_ms))}.\n"
             f"({size / 2**30:.2f} GiB)\n"
             "To use the model in the API/SDK, use the identifier "
             f'"{instance["identifier"]}".\n',
@@ -297,11 +309,15 @@ class _Cli:
             if args.yes:
                 _fail("No model specified. Pass a model key, e.g. `lms load qwen/qwen3-4b`.")
             return _pick(downloaded, "Select a model to load")
+        if args.exact:
+            # --exact takes a model PATH and matches it exactly (src/subcommands/load.ts).
+            for model in downloaded:
+                if model.get("path") == query:
+                    return model
+            _fail(f'Model not found: No model found with path being exactly "{query}".')
         for model in downloaded:
             if model.get("modelKey") == query:
                 return model
-        if args.exact:
-            _fail(f'Model not found: "{query}" (--exact)')
         candidates = _fuzzy(query, downloaded)
         if not candidates:
             _fail(f'Model not found: "{query}". No model found that matches this name.')
@@ -312,10 +328,14 @@ class _Cli:
     def _spin(self, key: str, *, stop_at: int) -> None:
         steps = max(int(self.config.get("progress_steps") or 4), 1)
         seconds = float(self.config.get("load_seconds") or 0.0)
+        device = self.config.get("device")
+        text = f"Loading {key}" + (f" on {device}" if device else "")
+        with_percent = self.config.get("spinner_percent", True)
         for step in range(steps + 1):
             percent = round(stop_at * step / steps)
             frame = SPINNER_FRAMES[step % len(SPINNER_FRAMES)]
-            _say(sys.stdout, f"\r\x1b[2K Loading {key} {percent}% {frame}")
+            shown = f"{text} {percent}%" if with_percent else text
+            _say(sys.stdout, f"\r\x1b[2K{shown} {frame}")
             if step < steps and seconds > 0:
                 _pause(seconds / steps)
 
@@ -362,6 +382,29 @@ class _Cli:
         else:
             _say(sys.stdout, "The server is not running.\n")
         return 0
+
+
+def _elapsed(ms: float) -> str:
+    """The real CLI's formatElapsedTime (src/formatElapsedTime.ts)."""
+    hour, minute, second = 3_600_000.0, 60_000.0, 1000.0
+    segments: list[str] = []
+    started = False
+    if ms >= hour:
+        hours = int(ms // hour)
+        segments.append(f"{hours}h")
+        ms -= hours * hour
+        started = True
+    if ms >= minute or started:
+        minutes = int(ms // minute)
+        segments.append(f"{minutes}m")
+        ms -= minutes * minute
+        started = True
+    if ms >= second or started:
+        segments.append(f"{ms / second:.2f}s")
+        started = True
+    if not started:
+        segments.append(f"{ms:.2f}ms")
+    return " ".join(segments)
 
 
 def _fuzzy(query: str, models: list[Json]) -> list[Json]:

@@ -282,14 +282,21 @@ class SimulatedLMStudio:
         context_length: int | None = None,
         ttl: float | None = None,
         via: LoadVia = "lms",
+        device: str | None = None,
     ) -> SimInstance:
         """Load a NEW instance at once (no ``load_delay``), like ``lms load``: ``key:2`` if loaded.
+        ``device`` names the LM Link device it runs on (``None``: this machine).
 
         Raises:
             SimLoadError: not downloaded, identifier taken, or not enough memory.
         """
         return self._state.load(
-            key, identifier=identifier, context_length=context_length, ttl=ttl, via=via
+            key,
+            identifier=identifier,
+            context_length=context_length,
+            ttl=ttl,
+            via=via,
+            device=device,
         )
 
     def unload(self, identifier: str) -> bool:
