@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import ipaddress
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -26,13 +27,27 @@ from lmbridge.errors import LmsError
 if TYPE_CHECKING:
     from lmbridge.lifecycle.lms import LmsCli
 
-__all__ = ["LmsGate", "RestAPI", "ServerAccess", "is_loopback"]
+__all__ = ["Event", "LmsGate", "RestAPI", "ServerAccess", "is_loopback"]
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 # `lms server status` probes the server with a 500 ms timeout, so a busy LM Studio can be reported
 # as not running once: a negative answer is asked again after these many seconds, doubling.
 FIRST_RECHECK = 10.0
 LONGEST_RECHECK = 300.0
+
+
+class Event(Protocol):
+    """One server-sent event, as :meth:`RestAPI.stream_events` yields it."""
+
+    @property
+    def event(self) -> str:
+        """The ``event:`` field (``"message"`` when absent)."""
+        ...
+
+    @property
+    def data(self) -> str:
+        """The ``data:`` lines, joined with newlines."""
+        ...
 
 
 class RestAPI(Protocol):
@@ -74,6 +89,16 @@ class RestAPI(Protocol):
             body: the JSON object to send.
             timeout: the read timeout in seconds; ``None`` uses the client's default.
             model: the model the request is about, for error messages and classification.
+        """
+        ...
+
+    def stream_events(
+        self, path: str, body: Mapping[str, Any], *, model: str | None = None
+    ) -> AbstractAsyncContextManager[AsyncIterator[Sequence[Event]]]:
+        """``POST`` a JSON body and read the answer as server-sent events, in batches.
+
+        Leaving the ``async with`` block closes the response. An error status raises the typed
+        error when the block is entered, like :meth:`post_json`.
         """
         ...
 

@@ -156,6 +156,9 @@ class _Simulator:
     def load(self, body: Json) -> _Response:
         return self._call("POST", "/__sim__/load", body)
 
+    def download(self, body: Json) -> _Response:
+        return self._call("POST", "/__sim__/download", body)
+
     def unload(self, body: Json) -> list[str]:
         data = self._ok(self._call("POST", "/__sim__/unload", body))
         return [str(item) for item in data.get("unloaded", [])]
@@ -184,6 +187,13 @@ def _parser() -> argparse.ArgumentParser:
     load.add_argument("--parallel", type=int)
     load.add_argument("--exact", action="store_true")
     load.add_argument("--estimate-only", action="store_true", dest="estimate_only")
+
+    get = commands.add_parser("get", help="download a model")
+    get.add_argument("name", nargs="?")
+    get.add_argument("-y", "--yes", action="store_true")
+    get.add_argument("--gguf", action="store_true")
+    get.add_argument("--mlx", action="store_true")
+    get.add_argument("--select", action="store_true")
 
     unload = commands.add_parser("unload", help="unload a model")
     unload.add_argument("identifier", nargs="?")
@@ -339,6 +349,27 @@ class _Cli:
             if step < steps and seconds > 0:
                 _pause(seconds / steps)
 
+    # --- downloading --------------------------------------------------------------------------
+
+    def get(self, args: argparse.Namespace) -> int:
+        """``lms get <name> -y``: a catalog key (``key@quant`` picks a variant) or a link."""
+        if not args.name:
+            _fail("Please specify a model to download, e.g. `lms get qwen/qwen3-4b`.")
+        name = str(args.name).split("@", 1)[0] if "://" not in args.name else args.name
+        response = self.sim.download({"model": name})
+        if response.status_code == 404:
+            _fail(f"No model found matching {args.name!r}.")
+        data: Json = response.json()
+        if data.get("status") == "already_downloaded":
+            _say(sys.stdout, f"Model already downloaded. To use, run:\nlms load {name}\n")
+            return 0
+        if data.get("status") == "failed":
+            _fail(f"Download failed: {data.get('error')}")
+        for percent in (0, 50, 100):
+            _say(sys.stdout, f"\r\x1b[2K ⌛ Downloading {name} {percent}%")
+        _say(sys.stdout, f"\nDownload completed. To use, run:\nlms load {data.get('key')}\n")
+        return 0
+
     # --- unloading ----------------------------------------------------------------------------
 
     def unload(self, args: argparse.Namespace) -> int:
@@ -486,7 +517,7 @@ def _run(argv: list[str]) -> int:
     cli = _Cli(sim, config)
     if args.command == "server":
         return cli.server_status(args)
-    handler = {"ps": cli.ps, "ls": cli.ls, "load": cli.load, "unload": cli.unload}
+    handler = {"ps": cli.ps, "ls": cli.ls, "load": cli.load, "unload": cli.unload, "get": cli.get}
     return handler[args.command](args)
 
 

@@ -68,6 +68,9 @@ class SimulatedLMStudio:
             LM Studio sends it (up to at least 0.4.17), or 404 as other servers would.
         version: the version ``/lms-status`` reports.
         default_jit_ttl: idle TTL in seconds of JIT loads whose request gave no ``ttl``.
+        downloadable: catalog models not downloaded yet, which ``POST /api/v1/models/download``
+            and the simulated ``lms get`` can download.
+        download_seconds: seconds (on ``clock``) a download takes; ``0``: done at the first poll.
         clock: monotonic clock for TTL expiry (inject one to test expiry without waiting).
     """
 
@@ -91,6 +94,8 @@ class SimulatedLMStudio:
         unknown_route_status: int = 200,
         version: str = "0.4.8",
         default_jit_ttl: float | None = DEFAULT_JIT_TTL,
+        downloadable: Iterable[SimModel] = (),
+        download_seconds: float = 0.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._state = SimState(
@@ -110,8 +115,10 @@ class SimulatedLMStudio:
             unknown_route_status=unknown_route_status,
             version=version,
             default_jit_ttl=default_jit_ttl,
+            download_seconds=download_seconds,
         )
         self._context = SimContext(state=self._state, settings=self._settings)
+        self._context.downloadable = {model.key: model for model in downloadable}
         self._core = SimCore(self._context)
         for key in loaded:
             self.load(key)
@@ -298,6 +305,19 @@ class SimulatedLMStudio:
             via=via,
             device=device,
         )
+
+    def fail_download(self, key: str, reason: str) -> None:
+        """Make downloads of ``key`` fail half-way with ``reason`` (REST and ``lms get``)."""
+        self._context.download_failures[key] = reason
+
+    @property
+    def download_seconds(self) -> float:
+        """Seconds (on the clock) a download takes."""
+        return self._settings.download_seconds
+
+    @download_seconds.setter
+    def download_seconds(self, value: float) -> None:
+        self._settings.download_seconds = value
 
     def unload(self, identifier: str) -> bool:
         """Unload one instance; ``False`` if no instance had this identifier."""

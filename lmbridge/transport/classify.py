@@ -43,8 +43,9 @@ _ROUTE_SINCE = (
 # v1 errors carry their category in `type` (streaming-events.md: invalid_request, model_not_found,
 # job_not_found, ...), older ones only in `code` and the text.
 _AUTH_CODES = re.compile(r"api_key|api_token|unauthori[sz]ed|authenticat", re.I)
-# What a successful answer carries; an "error" beside none of them makes the answer an error.
-_PAYLOAD_KEYS = ("choices", "data", "output", "models")
+# What a successful answer carries; an "error" beside none of them makes the answer an error. A
+# download job's status names its job: a failed job says why in "error" and is still an answer.
+_PAYLOAD_KEYS = ("choices", "data", "output", "models", "job_id")
 
 _STATUS_CLASSES: dict[int, type[errors.APIStatusError]] = {
     400: errors.BadRequestError,
