@@ -27,13 +27,14 @@ from lmbridge.errors import (
     InvalidResponseError,
     LMBridgeError,
     ModelError,
+    ModelNotFoundError,
     ModelNotLoadedError,
     NotFoundError,
-    WrongModelTypeError,
 )
 from lmbridge.lifecycle.cache import StateCache
+from lmbridge.lifecycle.checks import check_kind, check_load_options, not_loaded
+from lmbridge.lifecycle.downloads import Downloader
 from lmbridge.lifecycle.lms import ProgressCallback
-from lmbridge.lifecycle.lms.failures import check_cli_name, check_gpu, check_positive_int
 from lmbridge.lifecycle.loaders import Loader, LoadOptions
 from lmbridge.lifecycle.resolve import Resolver
 from lmbridge.lifecycle.server import ServerAccess
@@ -49,7 +50,6 @@ from lmbridge.lifecycle.unloading import Unloader
 
 if TYPE_CHECKING:
     from lmbridge.lifecycle.lms import LmsCli
-    from lmbridge.lifecycle.parsers import Listing
     from lmbridge.lifecycle.server import RestAPI
 
 __all__ = ["ModelManager", "ProgressCallback", "RequestKind"]
@@ -112,6 +112,7 @@ class ModelManager:
         self._resolver = Resolver(server=self._server)
         self._loader = Loader(server=self._server, cache=self._cache, settings=self, clock=clock)
         self._unloader = Unloader(server=self._server, cache=self._cache, resolver=self._resolver)
+        self._downloader = Downloader(server=self._server, cache=self._cache)
 
     # --- public API ----------------------------------------------------------------------------
 
@@ -175,6 +176,12 @@ class ModelManager:
         gpu: str | float | None = None,
         identifier: str | None = None,
         on_progress: ProgressCallback | Literal["auto"] | None = None,
+        download: bool = False,
+        flash_attention: bool | None = None,
+        eval_batch_size: int | None = None,
+        num_experts: int | None = None,
+        offload_kv_cache_to_gpu: bool | None = None,
+        parallel: int | None = None,
     ) -> LoadedInstance:
         """Return a loaded instance of ``name``, loading the model only if it has none.
 
@@ -183,9 +190,10 @@ class ModelManager:
            key, else an idle one. Nothing is loaded or unloaded, and the options are ignored.
         2. Otherwise the exact key is resolved from the downloaded list (a partial name is never
            passed on), the list is checked once more, and the model is loaded with, in order of
-           preference: ``lms load <key> -y``, ``POST /api/v1/models/load``, or JIT (the smallest
-           request that makes LM Studio load it: a 1-token chat, or a one-input embedding,
-           carrying ``ttl``). The instance is then looked up in the listing (or, for sources
+           preference: ``lms load <key> -y``, ``POST /api/v1/models/load`` (or, with
+           ``on_progress``, a 1-token native chat that streams the load's progress), or JIT (the
+           smallest request that makes LM Studio load it, carrying ``ttl``). The first method
+           that applies every option given is used: an option is never dropped. The instance is then looked up in the listing (or, for sources
            that cannot show state, the successful JIT answer is the proof).
 
         Concurrent calls for one model share one load and its result or exception; different
@@ -201,34 +209,81 @@ class ModelManager:
             context_length: the context length to load with (``lms``, REST).
             gpu: GPU offload, ``"off"``, ``"max"`` or a fraction (``lms`` only).
             identifier: the identifier for the new instance (``lms`` only).
-            on_progress: called with the load's progress in ``0..1`` (``lms`` reports steps; the
-                other methods report ``1.0`` at the end). ``"auto"``: a ready-made display, a
+            on_progress: called with the load's progress in ``0..1`` (``lms`` since 2026-05 and the
+                native chat report steps; the others ``1.0`` at the end). ``"auto"``: a display, a
                 bar with ``tqdm`` or ``rich`` when installed, text lines otherwise (see
                 :func:`~lmbridge.progress_display`); it shows nothing when no load is needed.
+            download: download the model first (:meth:`download`) when no downloaded model
+                has the name.
+            flash_attention, eval_batch_size, num_experts, offload_kv_cache_to_gpu: llama.cpp
+                load settings, sent as they are (REST load only).
+            parallel: the most predictions the instance runs at once (``lms`` only).
 
         Raises:
             ModelNotFoundError: unknown or ambiguous name.
             LmsNotFoundError: an option needs ``lms``, which is not usable.
+            DownloadError: ``download=True`` and the download failed.
             InsufficientMemoryError: the model does not fit (``lms`` or REST; ``required_gb`` says
                 how much it needs, when LM Studio said).
             LmsTimeoutError: ``lms load`` took longer than ``load_timeout`` (it was terminated).
             ModelNotLoadedError: a REST or JIT load failed or timed out, or JIT loading is off
                 and ``lms`` is unavailable (the hint says what to install or enable).
             LmsError: ``lms load`` failed otherwise.
-            LmsArgumentError: an option is invalid (whichever method would load), before
-                anything is sent.
+            LmsArgumentError: an option is invalid, or needs a method the server does not have
+                (the message names it), before anything is sent.
         """
-        _check_load_options(name, ttl, context_length, gpu, identifier)
-        listing = await self._cache.listing()
-        resolved = await self._resolver.resolve(name, listing)
         options = LoadOptions(
             ttl=ttl,
             context_length=context_length,
             gpu=gpu,
             identifier=identifier,
             on_progress=progress_display() if on_progress == "auto" else on_progress,
+            flash_attention=flash_attention,
+            eval_batch_size=eval_batch_size,
+            num_experts=num_experts,
+            offload_kv_cache_to_gpu=offload_kv_cache_to_gpu,
+            parallel=parallel,
         )
+        check_load_options(name, options)
+        listing = await self._cache.listing()
+        try:
+            resolved = await self._resolver.resolve(name, listing)
+        except ModelNotFoundError as exc:
+            if not download or "ambiguous" in exc.message:
+                raise
+            await self.download(name)
+            listing = await self._cache.listing()
+            resolved = await self._resolver.resolve(name, listing)
         return await self._loader.ensure(resolved, listing, options)
+
+    async def download(
+        self,
+        key: str,
+        *,
+        quantization: str | None = None,
+        on_progress: ProgressCallback | Literal["auto"] | None = None,
+    ) -> ModelInfo:
+        """Download a model and return it as listed afterwards.
+
+        Uses ``POST /api/v1/models/download`` and polls the job (LM Studio 0.4+), else ``lms get
+        <key> -y``. A model downloaded already is returned at once. Cancelling the call stops
+        the polling (LM Studio may finish the download on its own).
+
+        Args:
+            key: a catalog key (``"ibm/granite-4-micro"``) or a Hugging Face link.
+            quantization: e.g. ``"Q4_K_M"`` (LM Studio takes it for Hugging Face links only).
+            on_progress: called with the downloaded fraction in ``0..1`` as bytes arrive, ending
+                with ``1.0``; ``"auto"``: a ready-made display.
+
+        Raises:
+            DownloadError: the server (or ``lms``) refused or failed the download: ``reason``
+                says why, ``job_id`` names LM Studio's job.
+        """
+        return await self._downloader.download(
+            key,
+            quantization=quantization,
+            on_progress=progress_display() if on_progress == "auto" else on_progress,
+        )
 
     async def unload(self, identifier: str, *, all_instances: bool = False) -> builtins.list[str]:
         """Unload an instance (or, with ``all_instances=True``, every instance of its model).
@@ -307,9 +362,9 @@ class ModelManager:
         if not listing.shows_state:
             return model
         resolved = await self._resolver.resolve(model, listing)
-        _check_kind(model, resolved.model, kind)
+        check_kind(model, resolved.model, kind)
         if not self.auto_load and not resolved.model.instances:
-            raise _not_loaded(model, resolved.model, listing)
+            raise not_loaded(model, resolved.model, listing)
         instance = await self._loader.ensure(resolved, listing, LoadOptions())
         return self._cache.confirm(model, kind, instance)
 
@@ -339,11 +394,11 @@ class ModelManager:
             raise error from None  # no listing, and nothing to load: the server's answer stands
         try:
             resolved = await self._resolver.resolve(model, listing)
-            _check_kind(model, resolved.model, kind)
+            check_kind(model, resolved.model, kind)
         except ModelError as exc:
             raise exc from error
         if not self.auto_load and not (listing.shows_state and resolved.model.instances):
-            raise _not_loaded(model, resolved.model, listing) from error
+            raise not_loaded(model, resolved.model, listing) from error
         instance = await self._loader.ensure(resolved, listing, LoadOptions())
         return self._cache.confirm(model, kind, instance)
 
@@ -386,48 +441,3 @@ class ModelManager:
             body=error.body,
             hint=" ".join(tips),
         )
-
-
-def _check_load_options(
-    name: str,
-    ttl: int | None,
-    context_length: int | None,
-    gpu: str | float | None,
-    identifier: str | None,
-) -> None:
-    """Refuse bad load options once, for every method: ``lms`` would refuse them, and the REST
-    API or JIT would be sent them as they are."""
-    if ttl is not None:
-        check_positive_int(ttl, "ttl", name)
-    if context_length is not None:
-        check_positive_int(context_length, "context_length", name)
-    if gpu is not None:
-        check_gpu(gpu, name)
-    if identifier is not None:
-        check_cli_name(identifier, "identifier")
-
-
-def _check_kind(name: str, model: ModelInfo, kind: RequestKind) -> None:
-    """Refuse a model that cannot serve ``kind`` before anything is sent; a source that does not
-    say the type lets the server answer."""
-    if model.type is None or (model.type == "embedding") == (kind == "embedding"):
-        return
-    if kind == "embedding":
-        message = f"{model.key!r} is a {model.type} model: it cannot compute embeddings."
-        hint = "Use an embedding model (e.g. a `text-embedding-...` key) for embed()."
-    else:
-        message = f"{model.key!r} is an embedding model: it cannot chat or complete text."
-        hint = "Use an llm or vlm model for chat; embedding models only serve embed()."
-    raise WrongModelTypeError(message, model=name, hint=hint)
-
-
-def _not_loaded(name: str, model: ModelInfo, listing: Listing) -> ModelNotLoadedError:
-    return ModelNotLoadedError(
-        f"{model.key!r} is not loaded (never loaded, unloaded or evicted), and auto_load is off.",
-        model=name,
-        loaded=[instance.identifier for instance in listing.instances],
-        hint=(
-            f"Load it first: `lms load {model.key}` or `await bridge.models.ensure_loaded"
-            f"({model.key!r})`, or create Bridge(auto_load=True)."
-        ),
-    )
