@@ -84,8 +84,10 @@ class LoadOptions:
         gpu: GPU offload, ``"off"``, ``"max"`` or a fraction.
         identifier: the identifier for the new instance.
         on_progress: called with the load's progress in ``0..1``.
-        eval_batch_size, flash_attention, num_experts, offload_kv_cache_to_gpu: REST v1 load
-            settings, sent as they are.
+        eval_batch_size: a REST v1 load setting, sent as it is (as are the next three).
+        flash_attention: see ``eval_batch_size``.
+        num_experts: see ``eval_batch_size``.
+        offload_kv_cache_to_gpu: see ``eval_batch_size``.
         parallel: the most predictions the instance runs at once (``lms load --parallel``).
     """
 

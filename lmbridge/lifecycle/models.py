@@ -215,8 +215,10 @@ class ModelManager:
                 :func:`~lmbridge.progress_display`); it shows nothing when no load is needed.
             download: download the model first (:meth:`download`) when no downloaded model
                 has the name.
-            flash_attention, eval_batch_size, num_experts, offload_kv_cache_to_gpu: llama.cpp
-                load settings, sent as they are (REST load only).
+            flash_attention: optimised attention (REST load only, as are the next three).
+            eval_batch_size: input tokens processed together during evaluation.
+            num_experts: experts used by a mixture-of-experts model.
+            offload_kv_cache_to_gpu: whether the KV cache lives in GPU memory.
             parallel: the most predictions the instance runs at once (``lms`` only).
 
         Raises:
