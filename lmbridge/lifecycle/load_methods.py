@@ -16,6 +16,7 @@ LM Studio's native ``POST /api/v1/chat`` loads a model that is not loaded and st
 from __future__ import annotations
 
 import re
+from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING, Any
 
 from lmbridge.errors import (
@@ -35,6 +36,7 @@ __all__ = [
     "JIT_OPTIONS",
     "LMS_OPTIONS",
     "REST_OPTIONS",
+    "ChatLoadRefused",
     "load_via_chat",
     "no_method_error",
 ]
@@ -62,6 +64,11 @@ OUT_OF_MEMORY = re.compile(
     re.I,
 )
 REQUIRED_GB = re.compile(r"requires approximately\s+(\d+(?:\.\d+)?)\s*GB", re.I)
+
+
+class ChatLoadRefused(Exception):
+    """The native chat answered "not loaded" instead of loading (JIT loading is off): the REST
+    load, which does not depend on JIT, is left. The server's error is the ``__cause__``."""
 
 
 def no_method_error(key: str, given: list[str], *, lms_problem: str | None) -> Exception:
@@ -103,6 +110,7 @@ async def load_via_chat(
         ModelNotLoadedError: the stream reported an error (e.g. the load failed).
         InsufficientMemoryError: the error says the model does not fit.
         NotFoundError: the server has no native chat (LM Studio before 0.4).
+        ChatLoadRefused: it answered "not loaded" instead of loading (JIT loading is off).
     """
     body: dict[str, Any] = {
         "model": key,
@@ -114,7 +122,13 @@ async def load_via_chat(
     if ttl is not None:
         body["ttl"] = ttl
     last = 0.0
-    async with rest.stream_events(_NATIVE_CHAT, body, model=key) as batches:
+    async with AsyncExitStack() as stack:
+        try:
+            batches = await stack.enter_async_context(
+                rest.stream_events(_NATIVE_CHAT, body, model=key)
+            )
+        except ModelNotLoadedError as exc:
+            raise ChatLoadRefused(exc.message) from exc
         async for batch in batches:
             for event in batch:
                 data = _data(event.data)

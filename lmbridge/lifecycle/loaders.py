@@ -41,6 +41,7 @@ from lmbridge.lifecycle.load_methods import (
     OUT_OF_MEMORY,
     REQUIRED_GB,
     REST_OPTIONS,
+    ChatLoadRefused,
     load_via_chat,
     no_method_error,
 )
@@ -192,7 +193,10 @@ class Loader:
             )
             try:
                 if with_progress:
-                    return await self._load_with_chat(model, options)
+                    try:
+                        return await self._load_with_chat(model, options)
+                    except ChatLoadRefused:
+                        pass  # JIT loading is off: the REST load does not depend on it
                 # An explicit ttl skips the REST load (which takes none) for JIT (which carries it).
                 if not options.unsupported(REST_OPTIONS):
                     return await self._load_with_rest(model, options)

@@ -112,3 +112,18 @@ async def test_a_refused_jit_load_reports_no_progress(make_manager: MakeManager)
         await manager.ensure_loaded(QWEN, on_progress=progress.append)
 
     assert progress == []
+
+
+async def test_with_jit_off_the_native_chat_gives_way_to_the_rest_load(
+    make_manager: MakeManager,
+) -> None:
+    sim = SimulatedLMStudio(jit=False)
+    manager = make_manager(sim)
+    progress: list[float] = []
+
+    instance = await manager.ensure_loaded(QWEN, on_progress=progress.append)
+
+    assert instance.identifier == QWEN
+    assert len(requests_to(sim, "POST", NATIVE_CHAT)) == 1  # answered "not loaded"
+    assert requests_to(sim, "POST", LOAD) == [{"model": QWEN}]
+    assert progress == [1.0]
