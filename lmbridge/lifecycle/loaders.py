@@ -260,7 +260,7 @@ class Loader:
 
     async def _load_with_chat(self, model: ModelInfo, options: LoadOptions) -> LoadedInstance:
         # Only when progress is asked for: LM Studio's native chat streams model_load.progress.
-        announce_load(options.on_progress, model.key, "the REST API (native chat)")
+        announce_load(options.on_progress, model.key, "the REST API")
         ttl, progress = self._ttl(options), options.on_progress
         await self._timed(
             lambda: load_via_chat(self._server.rest, model.key, ttl=ttl, on_progress=progress),
