@@ -251,6 +251,7 @@ class ModelManager:
         try:
             resolved = await self._resolver.resolve(name, listing)
         except ModelNotFoundError as exc:
+            # An ambiguous partial name matches downloaded models: downloading it would be a guess.
             if not download or "ambiguous" in exc.message:
                 raise
             await self.download(name)

@@ -101,7 +101,10 @@ def _partial(name: str, models: Sequence[ModelInfo], url: str | None) -> ModelIn
     lowered = name.lower()
     keys = list(dict.fromkeys(model.key for model in models))
     # One key on several LM Link devices is one model for naming: the first row stands for it.
-    unique = list({model.key: model for model in reversed(models)}.values())[::-1]
+    first: dict[str, ModelInfo] = {}
+    for model in models:
+        first.setdefault(model.key, model)
+    unique = list(first.values())
     steps = (
         [model for model in unique if _after_publisher(model.key) == lowered],
         [model for model in unique if lowered in model.key.lower()],

@@ -11,6 +11,7 @@ import anyio
 import httpx
 import pytest
 
+from lmbridge.errors import InsufficientMemoryError, ModelNotFoundError
 from lmbridge.lifecycle.lms import LmsCli
 from lmbridge.lifecycle.models import ModelManager
 from lmbridge.testing import SimModel, SimulatedLMStudio
@@ -206,3 +207,58 @@ async def test_lms_server_status_json_keeps_the_port_when_stopped(tmp_path: Path
         result = await run_lms(lms, "server", "status", "--json")
         port = sim.port
     assert json.loads(result.stdout) == {"running": False, "port": port}
+
+
+# --- 1 and 4 on the REST load: the v1 error type, 0.4.4's out-of-memory wording ---------------
+
+
+def rest_load_answering(status: int, error: dict[str, Any]) -> httpx.MockTransport:
+    """LM Studio 0.4 listing the default catalogue, whose REST load answers ``error``."""
+    sim = SimulatedLMStudio()
+    inner = sim.transport()
+
+    async def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/api/v1/models/load":
+            return httpx.Response(status, json={"error": error})
+        return await inner.handle_async_request(request)
+
+    return httpx.MockTransport(answer)
+
+
+async def test_a_v1_model_not_found_on_load_is_not_followed_by_jit(tmp_path: Path) -> None:
+    calls: list[str] = []
+    transport = rest_load_answering(
+        404, {"type": "model_not_found", "message": "Cannot load 'qwen/qwen3-4b' right now."}
+    )
+
+    async def recording(request: httpx.Request) -> httpx.Response:
+        calls.append(request.url.path)
+        return await transport.handle_async_request(request)
+
+    rest = HTTPTransport(
+        base_url="http://lms.test",
+        transport=httpx.MockTransport(recording),
+        retry=RetryPolicy(max_retries=0),
+    )
+    try:
+        manager = ModelManager(rest=rest, lms=missing_lms(tmp_path))
+        with pytest.raises(ModelNotFoundError):
+            await manager.ensure_loaded(QWEN)
+    finally:
+        await rest.aclose()
+    assert "/v1/chat/completions" not in calls  # no silent JIT attempt
+
+
+async def test_the_0_4_4_out_of_memory_wording_on_the_rest_load(tmp_path: Path) -> None:
+    message = "Not enough resources to load the model with the current settings"
+    rest = HTTPTransport(
+        base_url="http://lms.test",
+        transport=rest_load_answering(400, {"type": "invalid_request", "message": message}),
+        retry=RetryPolicy(max_retries=0),
+    )
+    try:
+        manager = ModelManager(rest=rest, lms=missing_lms(tmp_path))
+        with pytest.raises(InsufficientMemoryError):
+            await manager.ensure_loaded(QWEN)
+    finally:
+        await rest.aclose()

@@ -3,10 +3,18 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from lmbridge.testing import SimModel, SimulatedLMStudio
-from tests.documented_examples import LIST_MODELS, LOAD_RESPONSE, UNLOAD_RESPONSE
+from tests.documented_examples import (
+    LIST_MODELS,
+    LOAD_RESPONSE,
+    MODEL_LOAD_END_EVENT,
+    MODEL_LOAD_PROGRESS_EVENT,
+    MODEL_LOAD_START_EVENT,
+    UNLOAD_RESPONSE,
+)
 
 OSS = "openai/gpt-oss-20b"  # multi-variant MoE reasoning model in the default catalogue
 THINKING = "qwen/qwen3-4b-thinking-2507"
@@ -69,3 +77,22 @@ async def test_load_echoes_its_config_only_when_asked_and_unload_answers_as_docu
     assert echoed.json()["load_config"]["context_length"] == 16384
     assert set(quiet.json()) == set(LOAD_RESPONSE) - {"load_config"}
     assert shape(unloaded.json()) == shape(UNLOAD_RESPONSE)
+
+
+async def test_native_chat_load_events_have_the_documented_shapes() -> None:
+    sim = SimulatedLMStudio()
+    body = {"model": THINKING, "input": "Hi", "stream": True, "max_output_tokens": 1}
+    async with sim.client() as http:
+        text = (await http.post("/api/v1/chat", json=body)).text
+    events: dict[str, list[Any]] = {}
+    for block in text.strip().split("\n\n"):
+        name_line, data_line = block.split("\n")
+        events.setdefault(name_line.removeprefix("event: "), []).append(
+            json.loads(data_line.removeprefix("data: "))
+        )
+    assert shape(events["model_load.start"][0]) == shape(MODEL_LOAD_START_EVENT)
+    assert shape(events["model_load.progress"][0]) == shape(MODEL_LOAD_PROGRESS_EVENT)
+    assert shape(events["model_load.end"][0]) == shape(MODEL_LOAD_END_EVENT)
+    assert [e["progress"] for e in events["model_load.progress"]] == [0.25, 0.5, 0.75]
+    names = list(events)
+    assert (names[0], names[-1]) == ("chat.start", "chat.end")
