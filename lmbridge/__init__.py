@@ -138,6 +138,8 @@ _EXPORTS: dict[str, str] = {
     "LmsUnreachableError": "lmbridge.errors",
     "LmsTimeoutError": "lmbridge.errors",
     "InsufficientMemoryError": "lmbridge.errors",
+    "DownloadError": "lmbridge.errors",
+    "UnsupportedEndpointError": "lmbridge.errors",
     "ModelMismatchWarning": "lmbridge.errors",
     "WrongModelTypeError": "lmbridge.errors",
     "AgentRunCancelledError": "lmbridge.errors",
@@ -250,6 +252,7 @@ if TYPE_CHECKING:
         ConflictError as ConflictError,
         ConnectTimeoutError as ConnectTimeoutError,
         ContextLengthExceededError as ContextLengthExceededError,
+        DownloadError as DownloadError,
         ImageError as ImageError,
         InsufficientMemoryError as InsufficientMemoryError,
         InvalidResponseError as InvalidResponseError,
@@ -277,6 +280,7 @@ if TYPE_CHECKING:
         StructuredOutputIgnoredError as StructuredOutputIgnoredError,
         ToolListingError as ToolListingError,
         UnprocessableEntityError as UnprocessableEntityError,
+        UnsupportedEndpointError as UnsupportedEndpointError,
         WrongModelTypeError as WrongModelTypeError,
     )
     from lmbridge.events import (

@@ -23,6 +23,7 @@ __all__ = [
     "ConflictError",
     "ConnectTimeoutError",
     "ContextLengthExceededError",
+    "DownloadError",
     "ImageError",
     "InsufficientMemoryError",
     "InvalidResponseError",
@@ -50,6 +51,7 @@ __all__ = [
     "StructuredOutputIgnoredError",
     "ToolListingError",
     "UnprocessableEntityError",
+    "UnsupportedEndpointError",
     "WrongModelTypeError",
 ]
 
@@ -321,6 +323,40 @@ class NotFoundError(APIStatusError):
     """404: the route or resource does not exist on this server."""
 
     default_hint = "The server does not know this route: is the base URL right, and is the server recent enough?"
+
+
+class UnsupportedEndpointError(NotFoundError):
+    """The server does not have this endpoint: LM Studio answers an unknown route with 200 (or
+    404) and ``{"error": "Unexpected endpoint or method. (POST /v1/responses)"}``.
+
+    Attributes:
+        endpoint: the method and path the server did not know, e.g. ``"POST /v1/responses"``.
+        minimum_version: the first LM Studio version that has it, when lmbridge knows.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        endpoint: str | None = None,
+        minimum_version: str | None = None,
+        hint: str | None = None,
+        url: str | None = None,
+        model: str | None = None,
+        body: str | bytes | None = None,
+    ) -> None:
+        self.endpoint = endpoint
+        self.minimum_version = minimum_version
+        if hint is None:
+            hint = (
+                f"Update LM Studio to {minimum_version} or later for this endpoint."
+                if minimum_version
+                else "Update LM Studio, or check that the base URL points at LM Studio."
+            )
+        super().__init__(
+            message, status_code=status_code, hint=hint, url=url, model=model, body=body
+        )
 
 
 class ConflictError(APIStatusError):
@@ -651,6 +687,38 @@ class InsufficientMemoryError(LmsError):
         super().__init__(
             message, command=command, exit_code=exit_code, stderr=stderr, hint=hint, model=model
         )
+
+
+class DownloadError(LMBridgeError):
+    """A model download failed, or could not be started.
+
+    Attributes:
+        key: the model (catalog key or Hugging Face link) asked for.
+        job_id: LM Studio's download job, when it started one.
+        reason: the reason the server or ``lms`` gave, when it gave one.
+    """
+
+    default_hint = (
+        "Check the model name (a catalog key such as `ibm/granite-4-micro`, or a Hugging Face "
+        "link), the free disk space and the network; LM Studio's Downloads panel says more."
+    )
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        key: str,
+        job_id: str | None = None,
+        reason: str | None = None,
+        hint: str | None = None,
+        url: str | None = None,
+        status_code: int | None = None,
+        body: str | bytes | None = None,
+    ) -> None:
+        self.key = key
+        self.job_id = job_id
+        self.reason = None if reason is None else redact(reason)
+        super().__init__(message, hint=hint, url=url, model=key, status_code=status_code, body=body)
 
 
 # --- MCP -----------------------------------------------------------------------------------------

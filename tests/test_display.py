@@ -119,7 +119,8 @@ async def test_a_text_progress_display_shows_a_rest_load_from_its_start(
     lines = out.getvalue().splitlines()
     assert lines[0] == "loading google/gemma-3-4b via the REST API…"
     assert lines[-1].startswith("loaded google/gemma-3-4b in ")
-    assert display.fractions == [1.0]  # no invented steps
+    # LM Studio's native chat streams the load's steps (the simulator: four).
+    assert display.fractions == [0.25, 0.5, 0.75, 1.0]
 
 
 async def test_a_tqdm_progress_display_draws_a_bar(bridge: Bridge) -> None:
@@ -182,6 +183,9 @@ async def test_a_rich_progress_display_drives_a_rich_bar(
         ("new", False),
         ("start", None),
         ("task", "loading google/gemma-3-4b via the REST API"),
+        ("update", (7, 25)),  # the native chat's model_load.progress steps
+        ("update", (7, 50)),
+        ("update", (7, 75)),
         ("update", (7, 100)),
         ("stop", None),
     ]

@@ -95,7 +95,9 @@ async def test_a_name_close_to_nothing_lists_the_known_ones(bridge: Bridge) -> N
     with pytest.raises(TypeError) as caught:
         await bridge.chat(MODEL, "hi", **{"xyzzy": 1})  # type: ignore[call-overload]
     assert "did you mean" not in str(caught.value)
-    assert "known: extra_body, fit, images, max_retries, max_tokens" in str(caught.value)
+    assert "known: draft_model, extra_body, fit, images, max_retries, max_tokens" in str(
+        caught.value
+    )
 
 
 async def test_a_misspelt_agent_option_suggests_the_closest_name(bridge: Bridge) -> None:

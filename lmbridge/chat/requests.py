@@ -160,6 +160,9 @@ class SamplingOptions(RequestOptions, total=False):
         stop: a stop string or several.
         seed: a seed for reproducible sampling.
         ttl: idle seconds after which LM Studio unloads a model this request JIT-loads.
+        draft_model: a smaller model with the same vocabulary for speculative decoding (LM Studio
+            0.3.10+); its statistics (``accepted_draft_tokens_count``...) land in
+            ``ChatResult.stats``.
     """
 
     temperature: float | None
@@ -169,6 +172,7 @@ class SamplingOptions(RequestOptions, total=False):
     stop: str | Sequence[str] | None
     seed: int | None
     ttl: int | None
+    draft_model: str | None
 
 
 class ChatOptions(SamplingOptions, total=False):
@@ -195,7 +199,16 @@ class ChatOptions(SamplingOptions, total=False):
     images: Sequence[ImageInput] | None
 
 
-_BODY_KEYS = ("temperature", "max_tokens", "top_p", "top_k", "seed", "ttl", "tool_choice")
+_BODY_KEYS = (
+    "temperature",
+    "max_tokens",
+    "top_p",
+    "top_k",
+    "seed",
+    "ttl",
+    "draft_model",
+    "tool_choice",
+)
 _TRANSPORT_KEYS = frozenset({"timeout", "max_retries"})
 _KNOWN = frozenset({*_BODY_KEYS, *_TRANSPORT_KEYS, "stop", "tools", "extra_body"})
 # Read by the Bridge, never sent: chat and stream take them, complete() does not.

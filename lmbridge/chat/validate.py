@@ -89,6 +89,13 @@ def _fit(name: str, value: Any) -> None:
         raise ValueError(f"{name} must be None, 'error' or 'trim', not {value!r}")
 
 
+def _model_name(name: str, value: Any) -> None:
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a model name (a string), not {value!r}")
+    if not value.strip():
+        raise ValueError(f"{name} must not be empty")
+
+
 # Checked when given and not None; None always means "the server's default".
 _CHECKS: dict[str, Callable[[str, Any], None]] = {
     "temperature": _number(0),
@@ -100,6 +107,7 @@ _CHECKS: dict[str, Callable[[str, Any], None]] = {
     "ttl": _integer(1),
     "max_retries": _integer(0),
     "stop": _stop,
+    "draft_model": _model_name,
     "fit": _fit,
 }
 

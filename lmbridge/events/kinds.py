@@ -134,7 +134,7 @@ class Retry:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ModelLoadStarted:
-    """lmbridge began loading ``model`` (``via``: ``"lms"``, ``"rest"`` or ``"jit"``)."""
+    """lmbridge began loading ``model`` (``via``: ``"lms"``, ``"rest"``, ``"chat"`` or ``"jit"``)."""
 
     model: str
     via: str

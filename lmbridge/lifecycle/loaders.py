@@ -1,8 +1,8 @@
-"""Loading a model that has no instance: with ``lms load``, LM Studio's REST load, or JIT.
-
-``lms load`` comes first: it is the only method that applies every option, and the models it loads
-are never auto-evicted. Then ``POST /api/v1/models/load`` (LM Studio 0.4+), then JIT: the smallest
-request that makes LM Studio load the model. Every method ends by finding the new instance in a
+"""Loading a model that has no instance: ``lms load`` (its models are never auto-evicted), then
+``POST /api/v1/models/load`` (LM Studio 0.4+) or, when progress is asked for, the native chat
+(which streams it), then JIT: the smallest request that makes LM Studio load the model. Each method
+applies only some options (:mod:`~lmbridge.lifecycle.load_methods`): the first that applies all
+those given is used, and none is an error. Every method ends by finding the new instance in a
 fresh listing, because a load that "succeeded" may have been evicted at once.
 
 A REST or JIT load whose caller was cancelled (or timed out) is not cancelled on the server: LM
@@ -14,9 +14,9 @@ the cancelled load, or the next caller, would load a second instance (``key:2``)
 
 from __future__ import annotations
 
-import re
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -28,13 +28,23 @@ from lmbridge.errors import (
     APITimeoutError,
     InsufficientMemoryError,
     LMBridgeError,
-    LmsNotFoundError,
     ModelNotFoundError,
     ModelNotLoadedError,
     NotFoundError,
 )
 from lmbridge.events import EventEmitter
 from lmbridge.lifecycle.lms.runner import ProgressCallback, report_progress
+from lmbridge.lifecycle.load_methods import (
+    CHAT_OPTIONS,
+    JIT_OPTIONS,
+    LMS_OPTIONS,
+    OUT_OF_MEMORY,
+    REQUIRED_GB,
+    REST_OPTIONS,
+    ChatLoadRefused,
+    load_via_chat,
+    no_method_error,
+)
 from lmbridge.lifecycle.observe import watched_load
 from lmbridge.lifecycle.singleflight import SingleFlight
 from lmbridge.lifecycle.types import LoadedInstance, ModelInfo, ModelType
@@ -49,11 +59,6 @@ if TYPE_CHECKING:
 __all__ = ["LoadOptions", "LoadSettings", "Loader"]
 
 _REST_LOAD = "/api/v1/models/load"
-_OUT_OF_MEMORY = re.compile(
-    r"insufficient|requires approximately|out of memory|not enough (?:\w+ )?(?:memory|resources)",
-    re.I,
-)
-_REQUIRED_GB = re.compile(r"requires approximately\s+(\d+(?:\.\d+)?)\s*GB", re.I)
 _FIRST_POLL = 0.05  # seconds between listings while an abandoned load may still finish, doubling
 _LONGEST_POLL = 1.0
 _JIT_HINT = (
@@ -82,6 +87,11 @@ class LoadOptions:
         gpu: GPU offload, ``"off"``, ``"max"`` or a fraction.
         identifier: the identifier for the new instance.
         on_progress: called with the load's progress in ``0..1``.
+        eval_batch_size: a REST v1 load setting, sent as it is (as are the next three).
+        flash_attention: see ``eval_batch_size``.
+        num_experts: see ``eval_batch_size``.
+        offload_kv_cache_to_gpu: see ``eval_batch_size``.
+        parallel: the most predictions the instance runs at once (``lms load --parallel``).
     """
 
     ttl: int | None = None
@@ -89,16 +99,35 @@ class LoadOptions:
     gpu: str | float | None = None
     identifier: str | None = None
     on_progress: ProgressCallback | None = None
+    eval_batch_size: int | None = None
+    flash_attention: bool | None = None
+    num_experts: int | None = None
+    offload_kv_cache_to_gpu: bool | None = None
+    parallel: int | None = None
 
-    def unsupported(self, supported: set[str]) -> list[str]:
+    def unsupported(self, supported: set[str] | frozenset[str]) -> list[str]:
         """The options given that a method supporting only ``supported`` would have to drop."""
-        given = {
-            "ttl": self.ttl is not None,
-            "context_length": self.context_length is not None,
-            "gpu": self.gpu is not None,
-            "identifier": self.identifier is not None,
+        given = [name for name in _OPTION_NAMES if getattr(self, name) is not None]
+        return [name for name in given if name not in supported]
+
+    def rest_settings(self) -> dict[str, Any]:
+        """The options ``POST /api/v1/models/load`` takes, under its own field names."""
+        return {
+            name: getattr(self, name) for name in REST_OPTIONS if getattr(self, name) is not None
         }
-        return [name for name, present in given.items() if present and name not in supported]
+
+
+_OPTION_NAMES = (
+    "ttl",
+    "context_length",
+    "gpu",
+    "identifier",
+    "parallel",
+    "eval_batch_size",
+    "flash_attention",
+    "num_experts",
+    "offload_kv_cache_to_gpu",
+)
 
 
 class Loader:
@@ -168,7 +197,7 @@ class Loader:
         model = resolved.model
         self._cache.drop_listings()
         # Look once more: another process (or a load that just ended) may have loaded it.
-        if await self._server.gate.usable():
+        if not options.unsupported(LMS_OPTIONS) and await self._server.gate.usable():
             found = _pick(await self._cache.instances(), model.key, resolved.identifier)
             return found or await watched_load(
                 self._events, self._load_with_lms, model, options, via="lms"
@@ -180,25 +209,30 @@ class Loader:
                 found = await self._abandoned_load(model.key, resolved.identifier)
             if found is not None:
                 return found
-        # An explicit ttl skips the REST load (which takes none) for JIT (which carries it).
-        if listing.source == "/api/v1/models" and not options.unsupported({"context_length"}):
-            try:
-                return await watched_load(
-                    self._events, self._load_with_rest, model, options, via="rest"
-                )
-            except NotFoundError:
-                pass  # the server has no load route after all: JIT is left
-        missing = options.unsupported({"ttl"})
-        if missing:
-            raise LmsNotFoundError(
-                f"Loading {model.key!r} with {', '.join(missing)} needs the `lms` CLI, which is not "
-                "usable here (LM Studio's REST load takes only context_length, JIT loading only ttl)."
-                + (f" {self._server.gate.problem}" if self._server.gate.problem else ""),
-                model=model.key,
+        if listing.source == "/api/v1/models":
+            with_progress = options.on_progress is not None and not options.unsupported(
+                CHAT_OPTIONS
             )
-        if self._room is None:
-            return await watched_load(self._events, self._load_with_jit, model, options, via="jit")
-        async with self._room.jit_load(model.key):  # auto-evict must not cut our replies off
+            try:
+                if with_progress:
+                    try:
+                        return await watched_load(
+                            self._events, self._load_with_chat, model, options, via="chat"
+                        )
+                    except ChatLoadRefused:
+                        pass  # JIT loading is off: the REST load does not depend on it
+                # An explicit ttl skips the REST load (which takes none) for JIT (which carries it).
+                if not options.unsupported(REST_OPTIONS):
+                    return await watched_load(
+                        self._events, self._load_with_rest, model, options, via="rest"
+                    )
+            except NotFoundError:
+                pass  # the server has no such route after all: JIT is left
+        if options.unsupported(JIT_OPTIONS):
+            given = options.unsupported(frozenset())
+            raise no_method_error(model.key, given, lms_problem=self._server.gate.explain())
+        # With the swap scheduler, auto-evict must not cut our replies off: it drains them first.
+        async with self._room.jit_load(model.key) if self._room else nullcontext():
             return await watched_load(self._events, self._load_with_jit, model, options, via="jit")
 
     async def _abandoned_load(self, key: str, wanted: str | None) -> LoadedInstance | None:
@@ -233,6 +267,7 @@ class Loader:
                 context_length=options.context_length,
                 gpu=options.gpu,
                 identifier=options.identifier,
+                parallel=options.parallel,
                 on_progress=options.on_progress,
                 timeout=self._settings.load_timeout,
             )
@@ -248,14 +283,26 @@ class Loader:
         # LM Studio answers this once, when the load is done, and documents no streaming for it
         # (model_load.progress events come only from /api/v1/chat): 1.0 at the end is all there is.
         announce_load(options.on_progress, model.key, "the REST API")
-        body: dict[str, Any] = {"model": model.key}
-        if options.context_length is not None:
-            body["context_length"] = options.context_length
+        body: dict[str, Any] = {"model": model.key, **options.rest_settings()}
         answer = await self._timed_post(_REST_LOAD, body, model, via="the REST API")
         self._cache.drop_listings()
         wanted = answer.get("instance_id") if isinstance(answer, dict) else None
         found = _verify(model, (await self._cache.listing()).instances, wanted, via="the REST API")
         self._mine(found)
+        await report_progress(options.on_progress, 1.0)
+        return found
+
+    async def _load_with_chat(self, model: ModelInfo, options: LoadOptions) -> LoadedInstance:
+        # Only when progress is asked for: LM Studio's native chat streams model_load.progress.
+        announce_load(options.on_progress, model.key, "the REST API")
+        ttl, progress = self._ttl(options), options.on_progress
+        await self._timed(
+            lambda: load_via_chat(self._server.rest, model.key, ttl=ttl, on_progress=progress),
+            model,
+            via="LM Studio's native chat",
+        )
+        self._cache.drop_listings()
+        found = _verify(model, (await self._cache.listing()).instances, None, via="native chat")
         await report_progress(options.on_progress, 1.0)
         return found
 
@@ -304,14 +351,29 @@ class Loader:
         self, path: str, body: dict[str, Any], model: ModelInfo, *, via: str
     ) -> Any:
         """POST a loading request within ``load_timeout``; a refusal becomes a typed load error."""
+        timeout = self._settings.load_timeout
+        return await self._timed(
+            lambda: self._server.rest.post_json(path, body, timeout=timeout, model=model.key),
+            model,
+            via=via,
+            path=path,
+        )
+
+    async def _timed(
+        self,
+        call: Callable[[], Awaitable[Any]],
+        model: ModelInfo,
+        *,
+        via: str,
+        path: str = "",
+    ) -> Any:
+        """Run a loading request within ``load_timeout``; a refusal becomes a typed load error."""
         url = self._server.rest.base_url.rstrip("/") + path
         timeout = self._settings.load_timeout
         started = self._clock()
         try:
             with anyio.fail_after(timeout):
-                return await self._server.rest.post_json(
-                    path, body, timeout=timeout, model=model.key
-                )
+                return await call()
         except anyio.get_cancelled_exc_class():
             # The server may be loading it still: nobody loads it again until its time is up.
             self._cache.abandon(model.key, started + timeout)
@@ -378,8 +440,8 @@ def _verify(
 def _load_failure(key: str, exc: APIStatusError, *, via: str) -> LMBridgeError:
     """The typed error for a load the server refused: out of memory, or not loaded."""
     message = f"LM Studio could not load {key!r} through {via}: {exc.message}"
-    if _OUT_OF_MEMORY.search(exc.message):
-        required = _REQUIRED_GB.search(exc.message)
+    if OUT_OF_MEMORY.search(exc.message):
+        required = REQUIRED_GB.search(exc.message)
         return InsufficientMemoryError(
             message, required_gb=float(required.group(1)) if required else None, model=key
         )

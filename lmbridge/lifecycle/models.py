@@ -1,16 +1,15 @@
 """``bridge.models``: list, find, load and unload models, and keep requests pointed at loaded ones.
 
-:class:`ModelManager` owns the request path itself: before a request (:meth:`~ModelManager.prepare`)
-the model must be downloaded, of the right type, and loaded (loading it when ``auto_load`` allows);
-a request that still fails with "not loaded" (evicted meanwhile) is healed once
-(:meth:`~ModelManager.heal`); one that fails again gets an error saying what is loaded and what to
-try (:meth:`~ModelManager.diagnose`). For the rest it relies on parts with one job each, sharing
-one cache:
+:class:`ModelManager` inherits the request path — :meth:`~ModelManager.prepare` before a
+request, :meth:`~ModelManager.heal` after a "not loaded", :meth:`~ModelManager.diagnose` after a
+second one — from :mod:`~lmbridge.lifecycle.request_path`. For the rest it relies on parts with
+one job each, sharing one cache:
 
 - :mod:`~lmbridge.lifecycle.cache`: listings, statuses and "loaded" confirmations, and their ages;
 - :mod:`~lmbridge.lifecycle.resolve`: what a name means;
-- :mod:`~lmbridge.lifecycle.loaders`: loading with ``lms``, the REST API or JIT;
-- :mod:`~lmbridge.lifecycle.unloading`: unloading, and checking that it worked.
+- :mod:`~lmbridge.lifecycle.loaders`: loading with ``lms``, the REST API, the native chat or JIT;
+- :mod:`~lmbridge.lifecycle.scheduler`: making room when a load runs out of memory;
+- :mod:`~lmbridge.lifecycle.unloading` and :mod:`~lmbridge.lifecycle.downloads`.
 
 See the "Model lifecycle" docs page for the LM Studio behaviour behind each rule.
 """
@@ -24,18 +23,15 @@ from typing import TYPE_CHECKING, Literal, TypeVar
 
 from lmbridge.display.progress import progress_display
 from lmbridge.errors import (
-    InvalidResponseError,
-    LMBridgeError,
-    ModelError,
-    ModelNotLoadedError,
-    NotFoundError,
-    WrongModelTypeError,
+    ModelNotFoundError,
 )
-from lmbridge.events import EventEmitter, Heal, ModelUnloaded
+from lmbridge.events import EventEmitter, ModelUnloaded
 from lmbridge.lifecycle.cache import StateCache
+from lmbridge.lifecycle.checks import check_load_options
+from lmbridge.lifecycle.downloads import Downloader
 from lmbridge.lifecycle.lms import ProgressCallback
-from lmbridge.lifecycle.lms.failures import check_cli_name, check_gpu, check_positive_int
 from lmbridge.lifecycle.loaders import Loader, LoadOptions
+from lmbridge.lifecycle.request_path import RequestPath
 from lmbridge.lifecycle.resolve import Resolver
 from lmbridge.lifecycle.scheduler import MemoryPolicy, SwapScheduler
 from lmbridge.lifecycle.server import ServerAccess
@@ -53,13 +49,12 @@ T = TypeVar("T")
 
 if TYPE_CHECKING:
     from lmbridge.lifecycle.lms import LmsCli
-    from lmbridge.lifecycle.parsers import Listing
     from lmbridge.lifecycle.server import RestAPI
 
 __all__ = ["ModelManager", "ProgressCallback", "RequestKind"]
 
 
-class ModelManager:
+class ModelManager(RequestPath):
     """Lists, finds, loads and unloads models; available as ``bridge.models``.
 
     Every instance LM Studio lists is loaded, whatever its status: ``idle`` means loaded and free,
@@ -123,7 +118,7 @@ class ModelManager:
         self.confirm_ttl = confirm_ttl
         self.load_timeout = load_timeout
         self.default_ttl = default_ttl
-        self._server = ServerAccess.to(rest, lms)
+        self._server = ServerAccess.to(rest, lms, clock=clock)
         # The parts read the settings above from this manager at every use, so changing one here
         # applies at once, without copies to keep in step.
         self._cache = StateCache(server=self._server, settings=self, clock=clock)
@@ -138,6 +133,7 @@ class ModelManager:
             events=self._events,
             room=self.scheduler,
         )
+        self._downloader = Downloader(server=self._server, cache=self._cache)
 
     # --- public API ----------------------------------------------------------------------------
 
@@ -206,6 +202,12 @@ class ModelManager:
         gpu: str | float | None = None,
         identifier: str | None = None,
         on_progress: ProgressCallback | Literal["auto"] | None = None,
+        download: bool = False,
+        flash_attention: bool | None = None,
+        eval_batch_size: int | None = None,
+        num_experts: int | None = None,
+        offload_kv_cache_to_gpu: bool | None = None,
+        parallel: int | None = None,
     ) -> LoadedInstance:
         """Return a loaded instance of ``name``, loading the model only if it has none.
 
@@ -214,9 +216,10 @@ class ModelManager:
            key, else an idle one. Nothing is loaded or unloaded, and the options are ignored.
         2. Otherwise the exact key is resolved from the downloaded list (a partial name is never
            passed on), the list is checked once more, and the model is loaded with, in order of
-           preference: ``lms load <key> -y``, ``POST /api/v1/models/load``, or JIT (the smallest
-           request that makes LM Studio load it: a 1-token chat, or a one-input embedding,
-           carrying ``ttl``). The instance is then looked up in the listing (or, for sources
+           preference: ``lms load <key> -y``, ``POST /api/v1/models/load`` (or, with
+           ``on_progress``, a 1-token native chat that streams the load's progress), or JIT (the
+           smallest request that makes LM Studio load it, carrying ``ttl``). The first method
+           that applies every option given is used: an option is never dropped. The instance is then looked up in the listing (or, for sources
            that cannot show state, the successful JIT answer is the proof).
 
         Concurrent calls for one model share one load and its result or exception; different
@@ -232,34 +235,84 @@ class ModelManager:
             context_length: the context length to load with (``lms``, REST).
             gpu: GPU offload, ``"off"``, ``"max"`` or a fraction (``lms`` only).
             identifier: the identifier for the new instance (``lms`` only).
-            on_progress: called with the load's progress in ``0..1`` (``lms`` reports steps; the
-                other methods report ``1.0`` at the end). ``"auto"``: a ready-made display, a
+            on_progress: called with the load's progress in ``0..1`` (``lms`` since 2026-05 and the
+                native chat report steps; the others ``1.0`` at the end). ``"auto"``: a display, a
                 bar with ``tqdm`` or ``rich`` when installed, text lines otherwise (see
                 :func:`~lmbridge.progress_display`); it shows nothing when no load is needed.
+            download: download the model first (:meth:`download`) when no downloaded model
+                has the name.
+            flash_attention: optimised attention (REST load only, as are the next three).
+            eval_batch_size: input tokens processed together during evaluation.
+            num_experts: experts used by a mixture-of-experts model.
+            offload_kv_cache_to_gpu: whether the KV cache lives in GPU memory.
+            parallel: the most predictions the instance runs at once (``lms`` only).
 
         Raises:
             ModelNotFoundError: unknown or ambiguous name.
             LmsNotFoundError: an option needs ``lms``, which is not usable.
+            DownloadError: ``download=True`` and the download failed.
             InsufficientMemoryError: the model does not fit, even after swapping out what this
                 manager may unload (``required_gb``: what it needs, when LM Studio said).
             LmsTimeoutError: ``lms load`` took longer than ``load_timeout`` (it was terminated).
             ModelNotLoadedError: a REST or JIT load failed or timed out, or JIT loading is off
                 and ``lms`` is unavailable (the hint says what to install or enable).
             LmsError: ``lms load`` failed otherwise.
-            LmsArgumentError: an option is invalid (whichever method would load), before
-                anything is sent.
+            LmsArgumentError: an option is invalid, or needs a method the server does not have
+                (the message names it), before anything is sent.
         """
-        _check_load_options(name, ttl, context_length, gpu, identifier)
-        listing = await self._cache.listing()
-        resolved = await self._resolver.resolve(name, listing)
         options = LoadOptions(
             ttl=ttl,
             context_length=context_length,
             gpu=gpu,
             identifier=identifier,
             on_progress=progress_display() if on_progress == "auto" else on_progress,
+            flash_attention=flash_attention,
+            eval_batch_size=eval_batch_size,
+            num_experts=num_experts,
+            offload_kv_cache_to_gpu=offload_kv_cache_to_gpu,
+            parallel=parallel,
         )
+        check_load_options(name, options)
+        listing = await self._cache.listing()
+        try:
+            resolved = await self._resolver.resolve(name, listing)
+        except ModelNotFoundError as exc:
+            # An ambiguous partial name matches downloaded models: downloading it would be a guess.
+            if not download or "ambiguous" in exc.message:
+                raise
+            await self.download(name)
+            listing = await self._cache.listing()
+            resolved = await self._resolver.resolve(name, listing)
         return await self._loader.ensure(resolved, listing, options)
+
+    async def download(
+        self,
+        key: str,
+        *,
+        quantization: str | None = None,
+        on_progress: ProgressCallback | Literal["auto"] | None = None,
+    ) -> ModelInfo:
+        """Download a model and return it as listed afterwards.
+
+        Uses ``POST /api/v1/models/download`` and polls the job (LM Studio 0.4+), else ``lms get
+        <key> -y``. A model downloaded already is returned at once. Cancelling the call stops
+        the polling (LM Studio may finish the download on its own).
+
+        Args:
+            key: a catalog key (``"ibm/granite-4-micro"``) or a Hugging Face link.
+            quantization: e.g. ``"Q4_K_M"`` (LM Studio takes it for Hugging Face links only).
+            on_progress: called with the downloaded fraction in ``0..1`` as bytes arrive, ending
+                with ``1.0``; ``"auto"``: a ready-made display.
+
+        Raises:
+            DownloadError: the server (or ``lms``) refused or failed the download: ``reason``
+                says why, ``job_id`` names LM Studio's job.
+        """
+        return await self._downloader.download(
+            key,
+            quantization=quantization,
+            on_progress=progress_display() if on_progress == "auto" else on_progress,
+        )
 
     async def unload(self, identifier: str, *, all_instances: bool = False) -> builtins.list[str]:
         """Unload an instance (or, with ``all_instances=True``, every instance of its model).
@@ -289,7 +342,7 @@ class ModelManager:
         server listens on its port (see :mod:`lmbridge.lifecycle.server`).
         """
         usable = await self._server.gate.usable()
-        return usable, None if usable else self._server.gate.problem
+        return usable, None if usable else self._server.gate.explain()
 
     def invalidate(self) -> None:
         """Forget cached listings and every confirmation: the next call asks the server again."""
@@ -298,173 +351,3 @@ class ModelManager:
     def forget(self, model: str) -> None:
         """Drop the "loaded" confirmation of ``model`` so the next :meth:`prepare` checks again."""
         self._cache.forget(model)
-
-    # --- the request path: what the Bridge asks before a request, after it failed, and after it
-    # failed twice ---------------------------------------------------------------------------
-
-    async def prepare(self, model: str, *, kind: RequestKind) -> str:
-        """Make sure a request for ``model`` can be served; called before every request.
-
-        - A confirmation younger than ``confirm_ttl`` returns at once (a dict lookup, no I/O).
-        - A source that cannot show state (``/v1/models`` only, e.g. llama.cpp, which answers any
-          model name) does nothing: the server answers.
-        - An unknown name raises :class:`ModelNotFoundError` with suggestions (nothing is loaded).
-        - A model of the wrong type (an embedding model for chat, or the reverse) raises
-          :class:`~lmbridge.errors.ModelError` before anything is sent.
-        - A downloaded model without an instance is loaded (:meth:`ensure_loaded`) when
-          ``auto_load`` is on; otherwise :class:`ModelNotLoadedError` is raised, and no request is
-          sent that would make the server load it.
-
-        Args:
-            model: the model the request names.
-            kind: ``"llm"`` for chat/completions/responses, ``"embedding"`` for embeddings.
-
-        Returns:
-            The name to send: the identifier of the instance ``model`` resolved to (``"gemma"``
-            becomes ``"google/gemma-3-4b"``), or ``model`` unchanged when the server cannot show
-            state.
-        """
-        confirmed = self._cache.confirmed(model, kind)
-        if confirmed is not None:
-            return confirmed
-        if self._cache.source == "/v1/models":
-            return model
-        try:
-            listing = await self._cache.listing()
-        except (NotFoundError, InvalidResponseError):
-            if self.auto_load:
-                raise
-            # Nothing will be loaded, so nothing needs a listing: the server answers the request
-            # (and for confirm_ttl the listing is not asked for again).
-            unlisted = LoadedInstance(identifier=model, model_key=model)
-            return self._cache.confirm(model, kind, unlisted)
-        if not listing.shows_state:
-            return model
-        resolved = await self._resolver.resolve(model, listing)
-        _check_kind(model, resolved.model, kind)
-        if not self.auto_load and not resolved.model.instances:
-            raise _not_loaded(model, resolved.model, listing)
-        instance = await self._loader.ensure(resolved, listing, LoadOptions())
-        return self._cache.confirm(model, kind, instance)
-
-    async def heal(self, model: str, error: LMBridgeError, *, kind: RequestKind) -> str:
-        """Called after a request for ``model`` failed with "not loaded" or "not found".
-
-        Drops the caches, then: a name that is not downloaded raises
-        :class:`ModelNotFoundError` with suggestions; with ``auto_load`` off a model that has no
-        instance raises :class:`ModelNotLoadedError`; otherwise the model is loaded (or found
-        loaded again), and the caller retries its request once.
-
-        Returns:
-            The name to retry with (as :meth:`prepare` returns it).
-
-        Raises:
-            ModelNotFoundError: a typo (the failed request's error is the ``__cause__``).
-            ModelNotLoadedError: not loaded and ``auto_load`` is off, or loading failed.
-            ModelError: the model's type does not serve ``kind``.
-        """
-        self._cache.forget(model)
-        self._cache.drop_listings()
-        try:
-            listing = await self._cache.listing()
-        except (NotFoundError, InvalidResponseError):
-            if self.auto_load:
-                raise
-            raise error from None  # no listing, and nothing to load: the server's answer stands
-        try:
-            resolved = await self._resolver.resolve(model, listing)
-            _check_kind(model, resolved.model, kind)
-        except ModelError as exc:
-            raise exc from error
-        if not self.auto_load and not (listing.shows_state and resolved.model.instances):
-            raise _not_loaded(model, resolved.model, listing) from error
-        instance = await self._loader.ensure(resolved, listing, LoadOptions())
-        name = self._cache.confirm(model, kind, instance)
-        await self._events.emit(Heal(model=name, requested=model, reason=type(error).__name__))
-        return name
-
-    async def diagnose(self, model: str, error: LMBridgeError) -> ModelNotLoadedError:
-        """Build the error for a request that failed again after :meth:`heal` and one retry.
-
-        The error says what is loaded now, whether ``lms`` was found, and what to try. Gathering
-        the diagnostics never raises: what could not be found out is reported as unknown.
-        """
-        self._cache.forget(model)
-        self._cache.drop_listings()
-        lms_found = await self._server.lms.locate() is not None
-        loaded: builtins.list[str] | None
-        try:
-            loaded = [instance.identifier for instance in await self._cache.instances()]
-        except LMBridgeError:
-            loaded = None  # reported as unknown: gathering diagnostics must not raise
-        tips = []
-        if loaded is not None:
-            shown = ", ".join(loaded) if loaded else "nothing"
-            tips.append(f"Loaded now: {shown}.")
-            if loaded:
-                tips.append(
-                    "LM Studio may be evicting it for another model (auto-evict keeps one JIT-loaded "
-                    f"model): load it with `lms load {model}`, which is never auto-evicted, or turn "
-                    "auto-evict off."
-                )
-        if not lms_found:
-            tips.append("The `lms` CLI was not found; with it lmbridge loads models reliably.")
-        elif self._server.gate.problem:
-            tips.append(f"`lms` was found but not used: {self._server.gate.problem}")
-        tips.append("LM Studio's server log says why it did not serve the model.")
-        tips.append(self.scheduler.describe())
-        return ModelNotLoadedError(
-            f"{model!r} is still not available after loading it and retrying once: {error.message}",
-            loaded=loaded,
-            lms_found=lms_found,
-            model=model,
-            url=error.url,
-            status_code=error.status_code,
-            body=error.body,
-            hint=" ".join(tip for tip in tips if tip),
-        )
-
-
-def _check_load_options(
-    name: str,
-    ttl: int | None,
-    context_length: int | None,
-    gpu: str | float | None,
-    identifier: str | None,
-) -> None:
-    """Refuse bad load options once, for every method: ``lms`` would refuse them, and the REST
-    API or JIT would be sent them as they are."""
-    if ttl is not None:
-        check_positive_int(ttl, "ttl", name)
-    if context_length is not None:
-        check_positive_int(context_length, "context_length", name)
-    if gpu is not None:
-        check_gpu(gpu, name)
-    if identifier is not None:
-        check_cli_name(identifier, "identifier")
-
-
-def _check_kind(name: str, model: ModelInfo, kind: RequestKind) -> None:
-    """Refuse a model that cannot serve ``kind`` before anything is sent; a source that does not
-    say the type lets the server answer."""
-    if model.type is None or (model.type == "embedding") == (kind == "embedding"):
-        return
-    if kind == "embedding":
-        message = f"{model.key!r} is a {model.type} model: it cannot compute embeddings."
-        hint = "Use an embedding model (e.g. a `text-embedding-...` key) for embed()."
-    else:
-        message = f"{model.key!r} is an embedding model: it cannot chat or complete text."
-        hint = "Use an llm or vlm model for chat; embedding models only serve embed()."
-    raise WrongModelTypeError(message, model=name, hint=hint)
-
-
-def _not_loaded(name: str, model: ModelInfo, listing: Listing) -> ModelNotLoadedError:
-    return ModelNotLoadedError(
-        f"{model.key!r} is not loaded (never loaded, unloaded or evicted), and auto_load is off.",
-        model=name,
-        loaded=[instance.identifier for instance in listing.instances],
-        hint=(
-            f"Load it first: `lms load {model.key}` or `await bridge.models.ensure_loaded"
-            f"({model.key!r})`, or create Bridge(auto_load=True)."
-        ),
-    )

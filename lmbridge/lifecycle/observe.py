@@ -16,7 +16,7 @@ from lmbridge.lifecycle.types import LoadedInstance, ModelInfo
 
 __all__ = ["Via", "watched_load"]
 
-Via = Literal["lms", "rest", "jit"]
+Via = Literal["lms", "rest", "chat", "jit"]
 
 
 class _Options(Protocol):
@@ -28,7 +28,12 @@ class _Options(Protocol):
 Opts = TypeVar("Opts", bound=_Options)
 
 # What the progress display says of each method (the loaders' own announce_load wording).
-_SHOWN: dict[Via, str] = {"lms": "lms load", "rest": "the REST API", "jit": "JIT"}
+_SHOWN: dict[Via, str] = {
+    "lms": "lms load",
+    "rest": "the REST API",
+    "chat": "the native chat",
+    "jit": "JIT",
+}
 
 
 async def watched_load(

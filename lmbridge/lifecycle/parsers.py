@@ -101,13 +101,28 @@ class _V1Quantization(_Wire):
 class _V1Capabilities(_Wire):
     vision: bool | None = None
     trained_for_tool_use: bool | None = None
-    # A flag in some builds, an object describing the options in others.
+    # list.md: {allowed_options: [...], default}; a plain flag in early 0.4 builds.
     reasoning: Any = None
+
+
+def _reasoning(raw: Any) -> tuple[bool | None, tuple[str, ...], str | None]:
+    """Whether the model reasons by default, its reasoning options and their default."""
+    if isinstance(raw, dict):
+        allowed = raw.get("allowed_options")
+        options = tuple(str(o) for o in allowed) if isinstance(allowed, list) else ()
+        default = raw.get("default")
+        default = str(default) if isinstance(default, str) else None
+        if default is not None:
+            return default != "off", options, default
+        return (any(o != "off" for o in options) or None), options, None
+    if isinstance(raw, bool):
+        return raw, (), None
+    return None, (), None
 
 
 class _V1Instance(_Wire):
     id: str
-    config: dict[str, Any] = {}
+    config: dict[str, Any] | None = None
 
 
 class _V1Model(_Wire):
@@ -181,14 +196,16 @@ def parse_v1_models(payload: Any, *, url: str = "/api/v1/models") -> Listing:
     listing: _V1Listing = _validate(_V1Listing, payload, url=url)
     models = []
     for row in listing.models:
-        caps = row.capabilities or _V1Capabilities()
+        caps = row.capabilities or _V1Capabilities()  # absent for embedding models
         kind = normalize_type(row.type, vision=caps.vision)
+        reasons, options, default = _reasoning(caps.reasoning)
         instances = [
             LoadedInstance(
                 identifier=instance.id,
                 model_key=row.key,
                 type=kind,
-                context_length=_int_or_none(instance.config.get("context_length")),
+                context_length=_int_or_none((instance.config or {}).get("context_length")),
+                load_config=instance.config,
             )
             for instance in row.loaded_instances
         ]
@@ -210,10 +227,12 @@ def parse_v1_models(payload: Any, *, url: str = "/api/v1/models") -> Listing:
                 capabilities=Capabilities(
                     tool_use=caps.trained_for_tool_use,
                     vision=caps.vision if caps.vision is not None else (kind == "vlm" or None),
-                    reasoning=None if caps.reasoning is None else bool(caps.reasoning),
+                    reasoning=reasons,
                 ),
                 state="loaded" if instances else "not-loaded",
                 instances=instances,
+                reasoning_options=options,
+                reasoning_default=default,
             )
         )
     return Listing("/api/v1/models", tuple(models), shows_state=True, complete=True)
@@ -313,12 +332,18 @@ def _info_from_lms(row: LmsModel, instances: list[LoadedInstance]) -> ModelInfo:
         capabilities=Capabilities(tool_use=row.trained_for_tool_use, vision=row.vision),
         state="loaded" if instances else "not-loaded",
         instances=instances,
+        device=row.device_identifier,
     )
 
 
 def instance_from_lms(row: LmsInstance) -> LoadedInstance:
     """One ``lms ps --json`` row as a :class:`LoadedInstance` (an unknown status becomes ``None``)."""
     status: Any = row.status if row.status in _STATUSES else None
+    config = {
+        name: value
+        for name, value in (("context_length", row.context_length), ("parallel", row.parallel))
+        if value is not None
+    }
     return LoadedInstance(
         identifier=row.identifier,
         model_key=row.model_key,
@@ -327,20 +352,32 @@ def instance_from_lms(row: LmsInstance) -> LoadedInstance:
         queued=row.queued,
         context_length=row.context_length,
         ttl=None if row.ttl_ms is None else row.ttl_ms / 1000,
+        device=row.device_identifier,
+        load_config=config or None,
     )
 
 
 def listing_from_lms(downloaded: Sequence[LmsModel], loaded: Sequence[LmsInstance]) -> Listing:
-    """Join ``lms ls --json`` and ``lms ps --json`` into one listing."""
-    instances: dict[str, list[LoadedInstance]] = {}
-    first_row: dict[str, LmsModel] = {}
+    """Join ``lms ls --json`` and ``lms ps --json`` into one listing.
+
+    With LM Link one key can be on several devices: each (key, device) is its own
+    :class:`ModelInfo` holding the instances on that device, never merged with the others.
+    """
+    instances: dict[tuple[str, str | None], list[LoadedInstance]] = {}
+    first_row: dict[tuple[str, str | None], LmsModel] = {}
     for row in loaded:
-        instances.setdefault(row.model_key, []).append(instance_from_lms(row))
-        first_row.setdefault(row.model_key, row)
-    models = [_info_from_lms(row, instances.get(row.model_key, [])) for row in downloaded]
-    listed = {row.model_key for row in downloaded}
+        where = (row.model_key, row.device_identifier)
+        instances.setdefault(where, []).append(instance_from_lms(row))
+        first_row.setdefault(where, row)
+    models = [
+        _info_from_lms(row, instances.get((row.model_key, row.device_identifier), []))
+        for row in downloaded
+    ]
+    listed = {(row.model_key, row.device_identifier) for row in downloaded}
     # A model loaded from outside the models folder can be missing from `ls`; keep its instances.
     models += [
-        _info_from_lms(row, instances[key]) for key, row in first_row.items() if key not in listed
+        _info_from_lms(row, instances[where])
+        for where, row in first_row.items()
+        if where not in listed
     ]
     return Listing("lms", tuple(models), shows_state=True, complete=True)

@@ -99,10 +99,15 @@ def _by_key(name: str, models: Sequence[ModelInfo]) -> ModelInfo | None:
 
 def _partial(name: str, models: Sequence[ModelInfo], url: str | None) -> ModelInfo | None:
     lowered = name.lower()
-    keys = [model.key for model in models]
+    keys = list(dict.fromkeys(model.key for model in models))
+    # One key on several LM Link devices is one model for naming: the first row stands for it.
+    first: dict[str, ModelInfo] = {}
+    for model in models:
+        first.setdefault(model.key, model)
+    unique = list(first.values())
     steps = (
-        [model for model in models if _after_publisher(model.key) == lowered],
-        [model for model in models if lowered in model.key.lower()],
+        [model for model in unique if _after_publisher(model.key) == lowered],
+        [model for model in unique if lowered in model.key.lower()],
     )
     for matches in steps:
         if len(matches) == 1:

@@ -14,7 +14,9 @@ small implementation and never imports the layer above it.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Mapping
+import time
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -25,9 +27,27 @@ from lmbridge.errors import LmsError
 if TYPE_CHECKING:
     from lmbridge.lifecycle.lms import LmsCli
 
-__all__ = ["LmsGate", "RestAPI", "ServerAccess", "is_loopback"]
+__all__ = ["Event", "LmsGate", "RestAPI", "ServerAccess", "is_loopback"]
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+# `lms server status` probes the server with a 500 ms timeout, so a busy LM Studio can be reported
+# as not running once: a negative answer is asked again after these many seconds, doubling.
+FIRST_RECHECK = 10.0
+LONGEST_RECHECK = 300.0
+
+
+class Event(Protocol):
+    """One server-sent event, as :meth:`RestAPI.stream_events` yields it."""
+
+    @property
+    def event(self) -> str:
+        """The ``event:`` field (``"message"`` when absent)."""
+        ...
+
+    @property
+    def data(self) -> str:
+        """The ``data:`` lines, joined with newlines."""
+        ...
 
 
 class RestAPI(Protocol):
@@ -72,6 +92,16 @@ class RestAPI(Protocol):
         """
         ...
 
+    def stream_events(
+        self, path: str, body: Mapping[str, Any], *, model: str | None = None
+    ) -> AbstractAsyncContextManager[AsyncIterator[Sequence[Event]]]:
+        """``POST`` a JSON body and read the answer as server-sent events, in batches.
+
+        Leaving the ``async with`` block closes the response. An error status raises the typed
+        error when the block is entered, like :meth:`post_json`.
+        """
+        ...
+
 
 def is_loopback(host: str) -> bool:
     """Whether ``host`` names this machine (``localhost``, ``127.0.0.0/8``, ``::1``, ``0.0.0.0``)."""
@@ -86,34 +116,60 @@ def is_loopback(host: str) -> bool:
 
 
 class LmsGate:
-    """Decides, once, whether ``lms`` manages the server at ``base_url``.
+    """Decides whether ``lms`` manages the server at ``base_url``.
+
+    A "yes" is remembered. A "no" from ``lms server status`` is asked again, on the next call that
+    needs ``lms``, :data:`FIRST_RECHECK` seconds later, then after twice as long each time (up to
+    :data:`LONGEST_RECHECK`): the CLI probes the server with a 500 ms timeout and can report a busy
+    LM Studio as not running. A base URL on another host is a "no" for good.
 
     Args:
         lms: the ``lms`` runner.
         base_url: the server's root URL.
+        clock: the monotonic clock that times the re-checks.
 
     Attributes:
         problem: why ``lms`` is not used although it was found, for diagnostics (``None`` if it is
             used or was not found).
+        checked_at: the clock time of the last ``lms server status`` check, ``None`` before it.
     """
 
-    def __init__(self, *, lms: LmsCli, base_url: str) -> None:
+    def __init__(
+        self, *, lms: LmsCli, base_url: str, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self._lms = lms
         self._base_url = base_url
+        self._clock = clock
         self._serves_base_url: bool | None = None
+        self._recheck_at: float | None = None  # None: the answer stands
+        self._recheck_wait = FIRST_RECHECK
         self.problem: str | None = None
+        self.checked_at: float | None = None
 
     async def usable(self) -> bool:
         """Whether ``lms`` is installed and manages the server at the base URL.
 
         Finding ``lms`` is re-checked by the runner (it may be installed later); the server check
-        runs once and is remembered.
+        is remembered when it says yes, and asked again later when it says no (see the class).
         """
         if await self._lms.locate() is None:
             return False
-        if self._serves_base_url is None:
+        due = self._recheck_at is not None and self._clock() >= self._recheck_at
+        if self._serves_base_url is None or due:
             self._serves_base_url = await self._check()
         return self._serves_base_url
+
+    def explain(self) -> str | None:
+        """:attr:`problem` with when it was found out and when it is asked again, or ``None``."""
+        if self.problem is None:
+            return None
+        if self.checked_at is None:
+            return self.problem
+        now = self._clock()
+        text = f"{self.problem} (checked {max(now - self.checked_at, 0.0):.0f} s ago"
+        if self._recheck_at is not None:
+            text += f"; asked again after {max(self._recheck_at - now, 0.0):.0f} s more"
+        return text + ")"
 
     async def _check(self) -> bool:
         url = httpx.URL(self._base_url)
@@ -122,6 +178,17 @@ class LmsGate:
                 f"lms manages this machine's LM Studio, and {self._base_url} is not local."
             )
             return False
+        serves = await self._ask_status(url)
+        self.checked_at = self._clock()
+        if serves:
+            self._recheck_at = None
+            self._recheck_wait = FIRST_RECHECK
+        else:
+            self._recheck_at = self.checked_at + self._recheck_wait
+            self._recheck_wait = min(self._recheck_wait * 2, LONGEST_RECHECK)
+        return serves
+
+    async def _ask_status(self, url: httpx.URL) -> bool:
         port = url.port or _DEFAULT_PORTS.get(url.scheme)
         try:
             status = await self._lms.server_status()
@@ -148,7 +215,7 @@ class ServerAccess:
     Attributes:
         rest: the HTTP client.
         lms: the ``lms`` runner.
-        gate: says whether ``lms`` may be used for the server ``rest`` talks to (checked once).
+        gate: says whether ``lms`` may be used for the server ``rest`` talks to.
     """
 
     rest: RestAPI
@@ -156,6 +223,8 @@ class ServerAccess:
     gate: LmsGate
 
     @classmethod
-    def to(cls, rest: RestAPI, lms: LmsCli) -> ServerAccess:
+    def to(
+        cls, rest: RestAPI, lms: LmsCli, *, clock: Callable[[], float] = time.monotonic
+    ) -> ServerAccess:
         """Access to the server at ``rest.base_url``, with a gate of its own for ``lms``."""
-        return cls(rest=rest, lms=lms, gate=LmsGate(lms=lms, base_url=rest.base_url))
+        return cls(rest=rest, lms=lms, gate=LmsGate(lms=lms, base_url=rest.base_url, clock=clock))

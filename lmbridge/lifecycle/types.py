@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -61,7 +61,8 @@ class Capabilities(_Frozen):
     Attributes:
         tool_use: trained for tool calls.
         vision: accepts images.
-        reasoning: produces separate reasoning.
+        reasoning: reasons by default: LM Studio 0.4 describes reasoning as options with a default
+            (:attr:`ModelInfo.reasoning_options`), and a model whose default is ``"off"`` does not.
     """
 
     tool_use: bool | None = None
@@ -86,6 +87,12 @@ class LoadedInstance(_Frozen):
         context_length: the context length it was loaded with, when known.
         ttl: seconds of idleness after which LM Studio unloads it; ``None`` when it never expires
             or the source does not say.
+        device: the LM Link device it runs on; ``None`` for this machine (or when the source does
+            not say: only ``lms`` reports devices).
+        load_config: the load settings the server reports for it (REST v1 ``config``:
+            ``context_length``, ``eval_batch_size``, ``parallel``, ``flash_attention``,
+            ``num_experts``, ``offload_kv_cache_to_gpu``; from ``lms ps``: ``context_length`` and
+            ``parallel``); ``None`` when the source reports none.
     """
 
     identifier: str
@@ -95,6 +102,8 @@ class LoadedInstance(_Frozen):
     queued: int | None = None
     context_length: int | None = None
     ttl: float | None = None
+    device: str | None = None
+    load_config: dict[str, Any] | None = None
 
     @property
     def busy(self) -> bool:
@@ -132,6 +141,11 @@ class ModelInfo(_Frozen):
         state: ``"loaded"`` when it has an instance, ``"not-loaded"`` when not, ``"unknown"`` when
             the source cannot tell (``/v1/models``).
         instances: its loaded instances (empty when not loaded or unknown).
+        device: the LM Link device holding this copy, ``None`` for this machine. One key can be on
+            several devices: each copy is its own ``ModelInfo``, with its own instances.
+        reasoning_options: the reasoning settings the model takes (``"off"``, ``"on"``, ``"low"``,
+            ``"medium"``, ``"high"``), as REST v1 lists them; empty when the source does not say.
+        reasoning_default: the setting it uses when a request names none, ``None`` when unknown.
     """
 
     key: str
@@ -147,6 +161,9 @@ class ModelInfo(_Frozen):
     capabilities: Capabilities = Capabilities()
     state: ModelState = "unknown"
     instances: list[LoadedInstance] = []
+    device: str | None = None
+    reasoning_options: tuple[str, ...] = ()
+    reasoning_default: str | None = None
 
     @property
     def loaded(self) -> bool:
@@ -180,6 +197,7 @@ class ModelInfo(_Frozen):
             ("capabilities", ", ".join(capabilities) or None),
             ("state", self.state),
             ("instances", ", ".join(i.identifier for i in self.instances) or None),
+            ("device", self.device),
         ]
         return field_table("ModelInfo", fields)
 

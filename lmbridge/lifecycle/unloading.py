@@ -1,14 +1,23 @@
 """Unloading: which instances a name means, unloading them, and checking that they are gone.
 
-The check is needed because ``lms unload`` exits 0 even when nothing matched.
+The check is needed because ``lms unload`` exits 0 even when nothing matched. And it decides: a
+failed unload is not an error by itself (LM Studio does not document how its REST unload answers an
+unknown instance, and an instance can be evicted between the listing and the unload): what is still
+listed afterwards is.
 """
 
 from __future__ import annotations
 
-import contextlib
 from typing import TYPE_CHECKING
 
-from lmbridge.errors import LmsNotFoundError, ModelError, ModelNotFoundError, ModelNotLoadedError
+from lmbridge.errors import (
+    APIStatusError,
+    LMBridgeError,
+    LmsError,
+    LmsNotFoundError,
+    ModelError,
+    ModelNotLoadedError,
+)
 
 if TYPE_CHECKING:
     from lmbridge.lifecycle.cache import StateCache
@@ -51,9 +60,9 @@ class Unloader:
         self._cache.drop_listings()
         instances = await self._cache.instances()
         targets = await self._targets(name, instances, all_instances=all_instances)
+        failure: LMBridgeError | None = None
         for target in targets:
-            # Gone already (unloaded or evicted meanwhile) is fine: verified below.
-            with contextlib.suppress(ModelNotLoadedError, ModelNotFoundError):
+            try:
                 if use_lms:
                     await self._server.lms.unload(target.identifier)
                 else:
@@ -62,16 +71,21 @@ class Unloader:
                         {"instance_id": target.identifier},
                         model=target.identifier,
                     )
+            except (APIStatusError, LmsError, ModelError) as exc:
+                # Gone already (unloaded or evicted meanwhile), or a refusal: the listing below
+                # decides, and this error becomes the cause if the instance is still there.
+                failure = failure or exc
         # Confirmations go too: a name confirmed loaded may name what was just unloaded.
         self._cache.invalidate()
         remaining = {instance.identifier for instance in await self._cache.instances()}
         still = [target.identifier for target in targets if target.identifier in remaining]
         if still:
             raise ModelError(
-                f"Still loaded after unloading: {', '.join(still)}.",
+                f"Still loaded after unloading: {', '.join(still)}."
+                + (f" The unload failed: {failure.message}" if failure else ""),
                 model=name,
                 hint="Check LM Studio's log; try `lms unload <identifier>` by hand.",
-            )
+            ) from failure
         return [target.identifier for target in targets]
 
     async def _targets(

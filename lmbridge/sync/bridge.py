@@ -25,7 +25,8 @@ _numbers = itertools.count(1)
 
 class SyncModels(Proxy[ModelManager]):
     """``bridge.models`` of a :class:`SyncBridge`: the :class:`~lmbridge.ModelManager` methods
-    without ``await`` (``list``, ``loaded``, ``get``, ``ensure_loaded``, ``unload``)."""
+    without ``await`` (``list``, ``loaded``, ``get``, ``ensure_loaded``, ``download``,
+    ``unload``)."""
 
     def __init__(self, target: ModelManager, loop: LoopThread, owner: SyncBridge) -> None:
         self._target = target
@@ -38,6 +39,7 @@ class SyncModels(Proxy[ModelManager]):
     loaded = blocking(ModelManager.loaded)
     get = blocking(ModelManager.get)
     ensure_loaded = blocking(ModelManager.ensure_loaded)
+    download = blocking(ModelManager.download)
     unload = blocking(ModelManager.unload)
 
     @property

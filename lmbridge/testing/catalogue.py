@@ -40,6 +40,14 @@ class SimModel:
             models that do not reason.
         embedding_dimensions: length of the vectors an embedding model returns.
         variant_in_response: embedding responses name the variant (``key@q4_k_m``) as LM Studio does.
+        devices: where the model file is: ``None`` for this machine, else an LM Link device
+            identifier; one key may be on several devices (``lms ls`` lists it once per device).
+        reasoning_options: the ``capabilities.reasoning.allowed_options`` REST v1 lists for it;
+            ``None`` lists no reasoning object (``("off", "on")`` by default for reasoning models).
+        reasoning_default: the default among ``reasoning_options`` (``"on"`` when not given).
+        variants: for a multi-variant model, its variant names (REST v1 lists ``variants`` and
+            ``selected_variant`` only then).
+        moe_experts: for a mixture-of-experts model, its default ``num_experts``.
     """
 
     key: str
@@ -60,6 +68,11 @@ class SimModel:
     reasoning_shape: ReasoningShape | None = None
     embedding_dimensions: int = 8
     variant_in_response: bool = False
+    devices: tuple[str | None, ...] = (None,)
+    reasoning_options: tuple[str, ...] | None = None
+    reasoning_default: str | None = None
+    variants: tuple[str, ...] = ()
+    moe_experts: int | None = None
 
     @property
     def name(self) -> str:
@@ -149,6 +162,10 @@ def default_catalogue() -> list[SimModel]:
             path="lmstudio-community/gpt-oss-20b-GGUF/gpt-oss-20b-MXFP4.gguf",
             trained_for_tool_use=True,
             reasoning_shape="reasoning",
+            reasoning_options=("low", "medium", "high"),
+            reasoning_default="medium",
+            moe_experts=4,
+            variants=("openai/gpt-oss-20b@mxfp4", "openai/gpt-oss-20b@q8_0"),
         ),
         SimModel(
             key="text-embedding-nomic-embed-text-v1.5",

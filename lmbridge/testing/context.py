@@ -12,6 +12,8 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from lmbridge.testing.catalogue import SimModel
+from lmbridge.testing.downloads import SimDownload
 from lmbridge.testing.script import Scripts
 from lmbridge.testing.state import DEFAULT_JIT_TTL, SimState
 
@@ -37,12 +39,14 @@ class SimSettings:
     unknown_model_error: UnknownModelStyle = "invalid_identifier"
     not_loaded_error: NotLoadedStyle = "object"
     routes_disabled: set[str] = field(default_factory=set)
+    unknown_route_status: int = 200
     version: str = "0.4.8"
     default_jit_ttl: float | None = DEFAULT_JIT_TTL
     # How a prompt over the loaded context is answered (see ``overflow.py``).
     context_overflow: Literal["error", "error_object", "error_in_200", "empty_stream", "off"] = (
         "error"
     )
+    download_seconds: float = 0.0
 
 
 class SimContext:
@@ -60,6 +64,9 @@ class SimContext:
         cli_calls: argv lists the simulated ``lms`` reported, oldest first.
         cli_config: behaviour switches served to the simulated ``lms``.
         port: the loopback port while serving over HTTP (``/__sim__/state`` reports it).
+        downloadable: catalog models that can be downloaded, by key.
+        downloads: download jobs by id.
+        download_failures: reasons downloads of these keys fail with, by key.
     """
 
     def __init__(self, *, state: SimState, settings: SimSettings) -> None:
@@ -70,6 +77,9 @@ class SimContext:
         self.cli_calls: list[list[str]] = []
         self.cli_config: dict[str, Any] = {}
         self.port: int | None = None
+        self.downloadable: dict[str, SimModel] = {}
+        self.downloads: dict[str, SimDownload] = {}
+        self.download_failures: dict[str, str] = {}
         self._call_numbers = itertools.count(1)
 
     def new_id(self, prefix: str) -> str:

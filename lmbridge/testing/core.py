@@ -13,7 +13,14 @@ from typing import Any, Literal
 
 import anyio
 
-from lmbridge.testing import routes_control, routes_native, routes_openai, routes_responses
+from lmbridge.testing import (
+    routes_control,
+    routes_downloads,
+    routes_native,
+    routes_native_chat,
+    routes_openai,
+    routes_responses,
+)
 from lmbridge.testing.context import SimContext
 from lmbridge.testing.exchange import (
     SimRequest,
@@ -43,6 +50,9 @@ _ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/api/v1/models"): routes_native.v1_models,
     ("POST", "/api/v1/models/load"): routes_native.v1_load,
     ("POST", "/api/v1/models/unload"): routes_native.v1_unload,
+    ("POST", "/api/v1/models/download"): routes_downloads.download,
+    ("POST", "/api/v1/chat"): routes_native_chat.native_chat,
+    ("POST", "/__sim__/download"): routes_downloads.control_download,
     ("GET", "/__sim__/state"): routes_control.state,
     ("POST", "/__sim__/load"): routes_control.load,
     ("POST", "/__sim__/unload"): routes_control.unload,
@@ -52,6 +62,7 @@ _ROUTES: dict[tuple[str, str], Route] = {
 }
 _PREFIX_ROUTES: tuple[tuple[str, str, Route], ...] = (
     ("GET", "/api/v0/models/", routes_native.v0_model),
+    ("GET", "/api/v1/models/download/status/", routes_downloads.download_status),
 )
 _CONTROL_PREFIX = "/__sim__/"
 _OPEN_PATHS = frozenset({"/lmstudio-greeting"})
@@ -144,7 +155,7 @@ class SimCore:
         if not self._authorized(request):
             response = error_response(SimError.unauthorized())
         elif self._route_disabled(request.path):
-            response = error_response(SimError.unknown_route(request.method, request.path))
+            response = error_response(self._unknown_route(request))
         else:
             try:
                 response = await self._dispatch(request)
@@ -162,6 +173,10 @@ class SimCore:
             self._finish(record, "completed")
         return response
 
+    def _unknown_route(self, request: SimRequest) -> SimError:
+        status = self.context.settings.unknown_route_status
+        return SimError.unknown_route(request.method, request.path, status=status)
+
     async def _dispatch(self, request: SimRequest) -> SimResponse:
         route = _ROUTES.get((request.method, request.path))
         if route is None:
@@ -170,7 +185,7 @@ class SimCore:
                     route = candidate
                     break
         if route is None:
-            return error_response(SimError.unknown_route(request.method, request.path))
+            return error_response(self._unknown_route(request))
         body: Any = None
         if request.method == "POST":
             try:

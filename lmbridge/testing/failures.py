@@ -155,9 +155,10 @@ class SimError:
         return cls(404, _error_object(message, code="not_found"))
 
     @classmethod
-    def unknown_route(cls, method: str, path: str) -> SimError:
-        """An unknown path or method: 404 with LM Studio's wording."""
-        return cls(404, {"error": f"Unexpected endpoint or method. ({method} {path})"})
+    def unknown_route(cls, method: str, path: str, *, status: int = 200) -> SimError:
+        """An unknown path or method, in LM Studio's wording: real servers (up to at least 0.4.17)
+        answer it with **200**; ``status=404`` is what other servers would send."""
+        return cls(status, {"error": f"Unexpected endpoint or method. ({method} {path})"})
 
     # --- transient and auth --------------------------------------------------------------------
 
@@ -189,8 +190,13 @@ class SimError:
 
     @classmethod
     def unauthorized(cls) -> SimError:
-        """401 for a missing or wrong API token."""
-        body = {
-            "error": {"message": "Invalid API Key", "type": "authentication_error", "code": 401}
-        }
+        """401 for a missing or wrong API token, as LM Studio 0.4.18 sends it (the category in
+        ``type``, the detail in ``code``; seen in agustif/opencode-lmstudio#41)."""
+        message = (
+            "An LM Studio API token is required to make requests to this server, but none was "
+            "provided using the Authorization header using the 'Bearer' scheme (i.e., "
+            "'Authorization: Bearer $LM_API_TOKEN'). Learn more at: "
+            "https://lmstudio.ai/docs/developer/core/authentication."
+        )
+        body = {"error": {"type": "invalid_request", "code": "invalid_api_key", "message": message}}
         return cls(401, body)

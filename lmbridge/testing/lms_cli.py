@@ -17,7 +17,17 @@ Quirk switches come from ``GET /__sim__/cli-config`` (set by tests):
 - ``omit_status``: ``ps --json`` without ``status``/``queued`` (lms before 0.3.27);
 - ``log_prefix``: log text (``true`` or the text itself) printed on stdout before JSON;
 - ``load_seconds`` / ``progress_steps``: the spinner's duration and number of steps;
-- ``oom_gb``: loads fail with "requires approximately <oom_gb> GB".
+- ``spinner_percent``: ``false`` draws the spinner of CLIs before 2026-05, ``Loading <key>`` with
+  no percentage;
+- ``elapsed_ms``: the load time the success line reports (formatted like the real CLI's
+  ``formatElapsedTime``: ``850.00ms``, ``6.88s``, ``1m 5.23s``);
+- ``device``: loads happen on this LM Link device (``Loading <key> on <device>``, ``loaded
+  successfully on <device> in ...``), and ``ps``/``ls`` rows carry it as ``deviceIdentifier``;
+- ``oom_gb``: loads fail with "requires approximately <oom_gb> GB";
+- ``load_error``: loads fail with this text (e.g. 0.4.4's "Not enough resources to load the model
+  with the current settings");
+- ``server_not_running``: ``server status`` says the server is not running (as the real CLI does
+  when its 500 ms probe of a busy LM Studio times out), still naming the port it knows.
 
 ``hang`` and ``unreachable`` are ``true`` for every command, or a command name / list of names
 (``"load"``, ``["ps", "ls"]``) to affect only those.
@@ -146,6 +156,9 @@ class _Simulator:
     def load(self, body: Json) -> _Response:
         return self._call("POST", "/__sim__/load", body)
 
+    def download(self, body: Json) -> _Response:
+        return self._call("POST", "/__sim__/download", body)
+
     def unload(self, body: Json) -> list[str]:
         data = self._ok(self._call("POST", "/__sim__/unload", body))
         return [str(item) for item in data.get("unloaded", [])]
@@ -174,6 +187,13 @@ def _parser() -> argparse.ArgumentParser:
     load.add_argument("--parallel", type=int)
     load.add_argument("--exact", action="store_true")
     load.add_argument("--estimate-only", action="store_true", dest="estimate_only")
+
+    get = commands.add_parser("get", help="download a model")
+    get.add_argument("name", nargs="?")
+    get.add_argument("-y", "--yes", action="store_true")
+    get.add_argument("--gguf", action="store_true")
+    get.add_argument("--mlx", action="store_true")
+    get.add_argument("--select", action="store_true")
 
     unload = commands.add_parser("unload", help="unload a model")
     unload.add_argument("identifier", nargs="?")
@@ -253,7 +273,11 @@ class _Cli:
 
         started = time.monotonic()
         oom_gb = self.config.get("oom_gb")
-        self._spin(key, stop_at=50 if oom_gb else 100)
+        failing = oom_gb or self.config.get("load_error")
+        self._spin(key, stop_at=50 if failing else 100)
+        if self.config.get("load_error"):
+            _say(sys.stdout, "\r\x1b[2K\n")
+            _fail(str(self.config["load_error"]))
         if oom_gb:
             _say(sys.stdout, "\r\x1b[2K\n")
             _fail(
@@ -262,7 +286,9 @@ class _Cli:
             )
 
         body: Json = {"model_key": key}
-        for name in ("identifier", "context_length", "ttl"):
+        if self.config.get("device"):
+            body["device"] = self.config["device"]
+        for name in ("identifier", "context_length", "ttl", "parallel"):
             if getattr(args, name) is not None:
                 body[name] = getattr(args, name)
         response = self.sim.load(body)
@@ -272,11 +298,15 @@ class _Cli:
         if response.status_code != 200:
             _fail(_error_text(response))
         instance: Json = response.json()["instance"]
-        elapsed = time.monotonic() - started
+        elapsed_ms = self.config.get("elapsed_ms")
+        if elapsed_ms is None:
+            elapsed_ms = (time.monotonic() - started) * 1000
         size = float(instance.get("sizeBytes") or model.get("sizeBytes") or 0)
+        device = self.config.get("device")
+        where = f" on {device}" if device else ""
         _say(
             sys.stderr,
-            f"Model loaded successfully in {elapsed:.2f}s.\n"
+            f"Model loaded successfully{where} in {_elapsed(float(elapsed_ms))}.\n"
             f"({size / 2**30:.2f} GiB)\n"
             "To use the model in the API/SDK, use the identifier "
             f'"{instance["identifier"]}".\n',
@@ -289,11 +319,15 @@ class _Cli:
             if args.yes:
                 _fail("No model specified. Pass a model key, e.g. `lms load qwen/qwen3-4b`.")
             return _pick(downloaded, "Select a model to load")
+        if args.exact:
+            # --exact takes a model PATH and matches it exactly (src/subcommands/load.ts).
+            for model in downloaded:
+                if model.get("path") == query:
+                    return model
+            _fail(f'Model not found: No model found with path being exactly "{query}".')
         for model in downloaded:
             if model.get("modelKey") == query:
                 return model
-        if args.exact:
-            _fail(f'Model not found: "{query}" (--exact)')
         candidates = _fuzzy(query, downloaded)
         if not candidates:
             _fail(f'Model not found: "{query}". No model found that matches this name.')
@@ -304,12 +338,37 @@ class _Cli:
     def _spin(self, key: str, *, stop_at: int) -> None:
         steps = max(int(self.config.get("progress_steps") or 4), 1)
         seconds = float(self.config.get("load_seconds") or 0.0)
+        device = self.config.get("device")
+        text = f"Loading {key}" + (f" on {device}" if device else "")
+        with_percent = self.config.get("spinner_percent", True)
         for step in range(steps + 1):
             percent = round(stop_at * step / steps)
             frame = SPINNER_FRAMES[step % len(SPINNER_FRAMES)]
-            _say(sys.stdout, f"\r\x1b[2K Loading {key} {percent}% {frame}")
+            shown = f"{text} {percent}%" if with_percent else text
+            _say(sys.stdout, f"\r\x1b[2K{shown} {frame}")
             if step < steps and seconds > 0:
                 _pause(seconds / steps)
+
+    # --- downloading --------------------------------------------------------------------------
+
+    def get(self, args: argparse.Namespace) -> int:
+        """``lms get <name> -y``: a catalog key (``key@quant`` picks a variant) or a link."""
+        if not args.name:
+            _fail("Please specify a model to download, e.g. `lms get qwen/qwen3-4b`.")
+        name = str(args.name).split("@", 1)[0] if "://" not in args.name else args.name
+        response = self.sim.download({"model": name})
+        if response.status_code == 404:
+            _fail(f"No model found matching {args.name!r}.")
+        data: Json = response.json()
+        if data.get("status") == "already_downloaded":
+            _say(sys.stdout, f"Model already downloaded. To use, run:\nlms load {name}\n")
+            return 0
+        if data.get("status") == "failed":
+            _fail(f"Download failed: {data.get('error')}")
+        for percent in (0, 50, 100):
+            _say(sys.stdout, f"\r\x1b[2K ⌛ Downloading {name} {percent}%")
+        _say(sys.stdout, f"\nDownload completed. To use, run:\nlms load {data.get('key')}\n")
+        return 0
 
     # --- unloading ----------------------------------------------------------------------------
 
@@ -339,17 +398,44 @@ class _Cli:
 
     def server_status(self, args: argparse.Namespace) -> int:
         server: Json = dict(self.sim.state().get("server") or {})
-        running = bool(server.get("running"))
+        running = bool(server.get("running")) and not self.config.get("server_not_running")
         port = server.get("port")
         if args.json:
             self._log_prefix()
-            status: Json = {"running": True, "port": port} if running else {"running": False}
+            # The real CLI prints JSON.stringify({running, port}): the port from its last known
+            # server config, running or not; absent only when it knows none.
+            status: Json = {"running": running}
+            if port is not None:
+                status["port"] = port
             _say(sys.stdout, json.dumps(status) + "\n")
         elif running:
             _say(sys.stdout, f"The server is running on port {port}.\n")
         else:
             _say(sys.stdout, "The server is not running.\n")
         return 0
+
+
+def _elapsed(ms: float) -> str:
+    """The real CLI's formatElapsedTime (src/formatElapsedTime.ts)."""
+    hour, minute, second = 3_600_000.0, 60_000.0, 1000.0
+    segments: list[str] = []
+    started = False
+    if ms >= hour:
+        hours = int(ms // hour)
+        segments.append(f"{hours}h")
+        ms -= hours * hour
+        started = True
+    if ms >= minute or started:
+        minutes = int(ms // minute)
+        segments.append(f"{minutes}m")
+        ms -= minutes * minute
+        started = True
+    if ms >= second or started:
+        segments.append(f"{ms / second:.2f}s")
+        started = True
+    if not started:
+        segments.append(f"{ms:.2f}ms")
+    return " ".join(segments)
 
 
 def _fuzzy(query: str, models: list[Json]) -> list[Json]:
@@ -431,7 +517,7 @@ def _run(argv: list[str]) -> int:
     cli = _Cli(sim, config)
     if args.command == "server":
         return cli.server_status(args)
-    handler = {"ps": cli.ps, "ls": cli.ls, "load": cli.load, "unload": cli.unload}
+    handler = {"ps": cli.ps, "ls": cli.ls, "load": cli.load, "unload": cli.unload, "get": cli.get}
     return handler[args.command](args)
 
 

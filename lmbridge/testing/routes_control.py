@@ -23,7 +23,11 @@ async def state(context: SimContext, request: SimRequest, body: Any) -> SimRespo
     """``GET /__sim__/state``: ``lms ls`` rows, ``lms ps`` rows and the server status."""
     return json_response(
         {
-            "downloaded": [lms_ls_row(model) for model in context.state.models.values()],
+            "downloaded": [
+                lms_ls_row(model, device)
+                for model in context.state.models.values()
+                for device in model.devices
+            ],
             "loaded": [lms_ps_row(inst) for inst in sorted_for_ps(context.state.instances)],
             "server": {"running": True, "port": context.port},
         }
@@ -42,6 +46,8 @@ async def load(context: SimContext, request: SimRequest, body: Any) -> SimRespon
     if not isinstance(key, str) or not key:
         return json_response({"error": "model_key is required"}, 400)
     identifier = body.get("identifier")
+    device = body.get("device")
+    parallel = _optional_number(body.get("parallel"))
     context_length = _optional_number(body.get("context_length"))
     if context.settings.load_delay > 0:
         await anyio.sleep(context.settings.load_delay)
@@ -52,6 +58,8 @@ async def load(context: SimContext, request: SimRequest, body: Any) -> SimRespon
             context_length=None if context_length is None else int(context_length),
             ttl=_optional_number(body.get("ttl")),
             via="lms",
+            device=device if isinstance(device, str) else None,
+            config={} if parallel is None else {"parallel": int(parallel)},
         )
     except SimLoadError as exc:
         return json_response({"error": exc.message}, _LOAD_ERROR_STATUS[exc.kind])

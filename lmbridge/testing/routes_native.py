@@ -34,6 +34,7 @@ _STOP_REASONS = {
     "content_filter": "userStopped",
 }
 _TOKENS_PER_SECOND = 50.0
+_V1_LOAD_SETTINGS = ("eval_batch_size", "flash_attention", "num_experts", "offload_kv_cache_to_gpu")
 
 
 async def greeting(context: SimContext, request: SimRequest, body: Any) -> SimResponse:
@@ -146,6 +147,8 @@ async def v1_load(context: SimContext, request: SimRequest, body: Any) -> SimRes
         )
     raw_length = body.get("context_length")
     context_length = raw_length if isinstance(raw_length, int) else None
+    # The llama.cpp settings load.md documents, kept as given for the listing and the echo.
+    config = {name: body[name] for name in _V1_LOAD_SETTINGS if body.get(name) is not None}
     delay = context.settings.load_delay
     if delay > 0:
         done_at = context.state.clock() + delay
@@ -158,18 +161,20 @@ async def v1_load(context: SimContext, request: SimRequest, body: Any) -> SimRes
             )
             raise
     try:
-        inst = context.state.load(model.key, context_length=context_length, via="rest")
+        inst = context.state.load(
+            model.key, context_length=context_length, via="rest", config=config
+        )
     except SimLoadError as exc:
         return error_response(SimError.load_failed(model.key, exc.message))
-    return json_response(
-        {
-            "type": model.lms_type,
-            "instance_id": inst.identifier,
-            "load_time_seconds": round(delay, 3),
-            "status": "loaded",
-            "load_config": v1_load_config(inst),
-        }
-    )
+    answer: dict[str, Any] = {
+        "type": model.lms_type,
+        "instance_id": inst.identifier,
+        "load_time_seconds": round(delay, 3),
+        "status": "loaded",
+    }
+    if body.get("echo_load_config") is True:  # load.md: "Included only when ... true"
+        answer["load_config"] = v1_load_config(inst, listing=False)
+    return json_response(answer)
 
 
 async def v1_unload(context: SimContext, request: SimRequest, body: Any) -> SimResponse:

@@ -74,6 +74,29 @@ def _validate_completion(body: dict[str, Any]) -> SimError | None:
     return None
 
 
+def _validate_draft(context: SimContext, body: dict[str, Any]) -> SimError | None:
+    draft = body.get("draft_model")
+    if draft is None:
+        return None
+    if not isinstance(draft, str) or context.state.find_model(draft) is None:
+        return SimError.bad_request(f"Draft model not found: {draft!r}", param="draft_model")
+    return None
+
+
+def _draft_stats(draft: str, usage: Any) -> dict[str, Any]:
+    """The speculative-decoding stats LM Studio 0.3.10 added (1_developer/api-changelog.md)."""
+    tokens = usage.get("completion_tokens", 0) if isinstance(usage, dict) else 0
+    accepted = tokens * 2 // 3
+    rejected = tokens - accepted
+    return {
+        "draft_model": draft,
+        "total_draft_tokens_count": tokens + 1,
+        "accepted_draft_tokens_count": accepted,
+        "rejected_draft_tokens_count": rejected,
+        "ignored_draft_tokens_count": 1,
+    }
+
+
 async def generate(
     context: SimContext,
     body: dict[str, Any],
@@ -86,6 +109,8 @@ async def generate(
     ``extras(inst, reply)`` may return fields to add to a non-streamed body (the ``/api/v0`` stats).
     """
     invalid = _validate_chat(body) if kind == "chat" else _validate_completion(body)
+    if invalid is None:
+        invalid = _validate_draft(context, body)
     if invalid is not None:
         return error_response(invalid)
     inst = await admit(context, body, kind="chat")
@@ -132,6 +157,9 @@ async def generate(
         payload = chat_body(frame, reply) if kind == "chat" else completion_body(frame, reply)
         if extras is not None:
             payload.update(extras(inst, reply))
+        if isinstance(body.get("draft_model"), str):
+            stats = payload.setdefault("stats", {})
+            stats.update(_draft_stats(body["draft_model"], payload.get("usage")))
         return json_response(payload)
     finally:
         if not handed_off:

@@ -63,10 +63,15 @@ class SimulatedLMStudio:
         unknown_model_error: ``"invalid_identifier"`` (400, current) or ``"not_found_404"`` (0.3.5).
         not_loaded_error: with JIT off, ``"object"`` (0.4.8), ``"string"`` (2025) or
             ``"plain_text"`` (0.3.5, 404).
-        routes_disabled: paths answered with 404, to emulate older or other servers; an entry also
-            disables the paths below it (``"/api/v1"`` removes the whole v1 REST API).
+        routes_disabled: paths answered as unknown routes, to emulate older or other servers; an
+            entry also disables the paths below it (``"/api/v1"`` removes the whole v1 REST API).
+        unknown_route_status: the status of the "Unexpected endpoint or method" answer: 200, as
+            LM Studio sends it (up to at least 0.4.17), or 404 as other servers would.
         version: the version ``/lms-status`` reports.
         default_jit_ttl: idle TTL in seconds of JIT loads whose request gave no ``ttl``.
+        downloadable: catalog models not downloaded yet, which ``POST /api/v1/models/download``
+            and the simulated ``lms get`` can download.
+        download_seconds: seconds (on ``clock``) a download takes; ``0``: done at the first poll.
         clock: monotonic clock for TTL expiry (inject one to test expiry without waiting).
     """
 
@@ -87,8 +92,11 @@ class SimulatedLMStudio:
         unknown_model_error: UnknownModelStyle = "invalid_identifier",
         not_loaded_error: NotLoadedStyle = "object",
         routes_disabled: Iterable[str] = (),
+        unknown_route_status: int = 200,
         version: str = "0.4.8",
         default_jit_ttl: float | None = DEFAULT_JIT_TTL,
+        downloadable: Iterable[SimModel] = (),
+        download_seconds: float = 0.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._state = SimState(
@@ -105,10 +113,13 @@ class SimulatedLMStudio:
             unknown_model_error=unknown_model_error,
             not_loaded_error=not_loaded_error,
             routes_disabled=set(routes_disabled),
+            unknown_route_status=unknown_route_status,
             version=version,
             default_jit_ttl=default_jit_ttl,
+            download_seconds=download_seconds,
         )
         self._context = SimContext(state=self._state, settings=self._settings)
+        self._context.downloadable = {model.key: model for model in downloadable}
         self._core = SimCore(self._context)
         for key in loaded:
             self.load(key)
@@ -213,6 +224,15 @@ class SimulatedLMStudio:
         self._settings.routes_disabled = set(value)
 
     @property
+    def unknown_route_status(self) -> int:
+        """The status of the answer to an unknown (or disabled) route: 200 like LM Studio, or 404."""
+        return self._settings.unknown_route_status
+
+    @unknown_route_status.setter
+    def unknown_route_status(self, value: int) -> None:
+        self._settings.unknown_route_status = value
+
+    @property
     def version(self) -> str:
         """The LM Studio version ``/lms-status`` reports."""
         return self._settings.version
@@ -280,15 +300,35 @@ class SimulatedLMStudio:
         context_length: int | None = None,
         ttl: float | None = None,
         via: LoadVia = "lms",
+        device: str | None = None,
     ) -> SimInstance:
         """Load a NEW instance at once (no ``load_delay``), like ``lms load``: ``key:2`` if loaded.
+        ``device`` names the LM Link device it runs on (``None``: this machine).
 
         Raises:
             SimLoadError: not downloaded, identifier taken, or not enough memory.
         """
         return self._state.load(
-            key, identifier=identifier, context_length=context_length, ttl=ttl, via=via
+            key,
+            identifier=identifier,
+            context_length=context_length,
+            ttl=ttl,
+            via=via,
+            device=device,
         )
+
+    def fail_download(self, key: str, reason: str) -> None:
+        """Make downloads of ``key`` fail half-way with ``reason`` (REST and ``lms get``)."""
+        self._context.download_failures[key] = reason
+
+    @property
+    def download_seconds(self) -> float:
+        """Seconds (on the clock) a download takes."""
+        return self._settings.download_seconds
+
+    @download_seconds.setter
+    def download_seconds(self, value: float) -> None:
+        self._settings.download_seconds = value
 
     def unload(self, identifier: str) -> bool:
         """Unload one instance; ``False`` if no instance had this identifier."""

@@ -75,6 +75,9 @@ class SimInstance:
         via: how it was loaded.
         loaded: ``False`` once unloaded or evicted (a stream from it is cut off).
         last_used_ms: wall-clock time of the last request in ms since the epoch, ``None`` if never used.
+        device: the LM Link device it runs on, ``None`` for this machine.
+        config: extra load settings it was loaded with (REST v1 names: ``parallel``,
+            ``flash_attention``, ``eval_batch_size``, ``num_experts``, ``offload_kv_cache_to_gpu``).
     """
 
     identifier: str
@@ -84,6 +87,8 @@ class SimInstance:
     via: LoadVia
     loaded: bool = True
     last_used_ms: int | None = None
+    device: str | None = None
+    config: dict[str, object] = field(default_factory=dict)
     last_active: float = 0.0
     pinned_status: InstanceStatus | None = None
     pinned_queued: int = 0
@@ -285,6 +290,8 @@ class SimState:
         context_length: int | None = None,
         ttl: float | None = None,
         via: LoadVia = "lms",
+        device: str | None = None,
+        config: dict[str, object] | None = None,
     ) -> SimInstance:
         """Load a NEW instance of ``key``, like ``lms load``: a second load of a key makes ``key:2``.
 
@@ -325,6 +332,8 @@ class SimState:
             context_length=min(ctx, model.max_context_length),
             ttl=ttl,
             via=via,
+            device=device,
+            config=dict(config or {}),
             last_active=self.clock(),
         )
         self._instances.append(inst)

@@ -19,11 +19,14 @@ __all__ = [
 _LLM_PARALLEL = 4
 
 
-def lms_ls_row(model: SimModel) -> dict[str, Any]:
-    """An element of ``lms ls --json`` (embedding rows carry no ``vision``/``trainedForToolUse``)."""
+def lms_ls_row(model: SimModel, device: str | None = None) -> dict[str, Any]:
+    """An element of ``lms ls --json`` (embedding rows carry no ``vision``/``trainedForToolUse``);
+    ``deviceIdentifier`` is the LM Link device holding it, ``null`` for this machine (SDK
+    ``ModelInfoBase``)."""
     row: dict[str, Any] = {
         "type": model.lms_type,
         "modelKey": model.key,
+        "deviceIdentifier": device,
         "format": model.format,
         "displayName": model.name,
         "publisher": model.publisher_name,
@@ -42,17 +45,17 @@ def lms_ls_row(model: SimModel) -> dict[str, Any]:
 
 def lms_ps_row(inst: SimInstance) -> dict[str, Any]:
     """An element of ``lms ps --json``: the ``ls`` fields plus the instance's own."""
-    row = lms_ls_row(inst.model)
+    row = lms_ls_row(inst.model, inst.device)
+    parallel = inst.config.get("parallel", _LLM_PARALLEL)
     row.update(
         {
             "identifier": inst.identifier,
             "ttlMs": None if inst.ttl is None else round(inst.ttl * 1000),
             "lastUsedTime": inst.last_used_ms,
             "contextLength": inst.context_length,
-            "deviceIdentifier": None,
             "status": inst.status,
             "queued": inst.queued,
-            "parallel": None if inst.model.is_embedding else _LLM_PARALLEL,
+            "parallel": None if inst.model.is_embedding else parallel,
         }
     )
     return row
@@ -83,44 +86,70 @@ def v0_model_row(model: SimModel, model_id: str, inst: SimInstance | None) -> di
     return row
 
 
-def v1_load_config(inst: SimInstance) -> dict[str, Any]:
-    """The ``config`` of a loaded instance in REST v1 answers."""
+def v1_load_config(inst: SimInstance, *, listing: bool = True) -> dict[str, Any]:
+    """The ``config`` of a loaded instance in REST v1 answers (1_developer/2_rest/list.md): an
+    embedding model's holds ``context_length`` alone; ``num_experts`` only for MoE models. The
+    load answer's ``load_config`` (``listing=False``, load.md) has no ``parallel``."""
     config: dict[str, Any] = {"context_length": inst.context_length}
-    if not inst.model.is_embedding:
-        config.update(
-            {"eval_batch_size": 512, "flash_attention": False, "offload_kv_cache_to_gpu": True}
-        )
+    if inst.model.is_embedding:
+        return config
+    config["eval_batch_size"] = inst.config.get("eval_batch_size", 512)
+    if listing:
+        config["parallel"] = inst.config.get("parallel", _LLM_PARALLEL)
+    config["flash_attention"] = inst.config.get("flash_attention", True)
+    experts = inst.config.get("num_experts", inst.model.moe_experts)
+    if experts is not None:
+        config["num_experts"] = experts
+    config["offload_kv_cache_to_gpu"] = inst.config.get("offload_kv_cache_to_gpu", True)
     return config
 
 
+def _v1_reasoning(model: SimModel) -> dict[str, Any] | None:
+    options = model.reasoning_options
+    if options is None and model.reasoning_shape is not None:
+        options = ("off", "on")
+    if options is None:
+        return None
+    return {"allowed_options": list(options), "default": model.reasoning_default or "on"}
+
+
 def v1_model_row(model: SimModel, instances: list[SimInstance]) -> dict[str, Any]:
-    """An element of ``GET /api/v1/models``: downloaded info plus ``loaded_instances``."""
+    """An element of ``GET /api/v1/models``, in the documented shape (1_developer/2_rest/list.md):
+    embedding rows lack ``architecture``, ``capabilities`` and ``description``; ``reasoning`` is
+    an object, present only when the model has a reasoning setting; ``variants`` and
+    ``selected_variant`` only for multi-variant models."""
+    row: dict[str, Any] = {
+        "type": model.lms_type,
+        "publisher": model.publisher_name,
+        "key": model.key,
+        "display_name": model.name,
+    }
+    if not model.is_embedding:
+        row["architecture"] = model.architecture
+    row.update(
+        {
+            "quantization": {"name": model.quantization, "bits_per_weight": model.bits},
+            "size_bytes": model.size_bytes,
+            "params_string": model.params_string,
+            "loaded_instances": [
+                {"id": inst.identifier, "config": v1_load_config(inst)} for inst in instances
+            ],
+            "max_context_length": model.max_context_length,
+            "format": model.format,
+        }
+    )
+    if model.is_embedding:
+        return row
     capabilities: dict[str, Any] = {
         "vision": model.vision,
         "trained_for_tool_use": model.trained_for_tool_use,
     }
-    if model.reasoning_shape is not None:
-        capabilities["reasoning"] = {
-            "allowed_options": ["low", "medium", "high"],
-            "default": "medium",
-        }
-    variant = f"{model.key}@{model.quantization.lower()}"
-    return {
-        "type": model.lms_type,
-        "key": model.key,
-        "display_name": model.name,
-        "publisher": model.publisher_name,
-        "architecture": model.architecture,
-        "quantization": {"name": model.quantization, "bits_per_weight": model.bits},
-        "size_bytes": model.size_bytes,
-        "params_string": model.params_string,
-        "loaded_instances": [
-            {"id": inst.identifier, "config": v1_load_config(inst)} for inst in instances
-        ],
-        "max_context_length": model.max_context_length,
-        "format": model.format,
-        "capabilities": capabilities,
-        "description": None,
-        "variants": [variant],
-        "selected_variant": variant,
-    }
+    reasoning = _v1_reasoning(model)
+    if reasoning is not None:
+        capabilities["reasoning"] = reasoning
+    row["capabilities"] = capabilities
+    row["description"] = None
+    if model.variants:
+        row["variants"] = list(model.variants)
+        row["selected_variant"] = model.variants[0]
+    return row

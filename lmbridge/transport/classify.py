@@ -60,8 +60,22 @@ _WINDOW_FIGURE = re.compile(
 _YOUR_MODELS = re.compile(r"your models:\s*(.*)", re.I | re.S)
 _LISTED_NAME = re.compile(r"^[\s\-*•]*([\w./:@-]+)\s*$")
 _UNKNOWN_ROUTE = re.compile(r"unexpected endpoint|unknown (?:route|endpoint)", re.I)
-# What a successful answer carries; an "error" beside none of them makes the answer an error.
-_PAYLOAD_KEYS = ("choices", "data", "output", "models")
+# LM Studio names the route it did not know: "Unexpected endpoint or method. (POST /v1/responses)".
+_ROUTE_NAMED = re.compile(r"\((GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS)\s+(/[^\s)]*)\)")
+# The first LM Studio version serving each route (reference, sections 2, 3 and 9), longest first.
+_ROUTE_SINCE = (
+    ("/api/v1/models/download", "0.4.0"),
+    ("/api/v1/", "0.4.0"),
+    ("/api/v0/", "0.3.6"),
+    ("/v1/responses", "0.3.29"),
+    ("/v1/messages", "0.4.1"),
+)
+# v1 errors carry their category in `type` (streaming-events.md: invalid_request, model_not_found,
+# job_not_found, ...), older ones only in `code` and the text.
+_AUTH_CODES = re.compile(r"api_key|api_token|unauthori[sz]ed|authenticat", re.I)
+# What a successful answer carries; an "error" beside none of them makes the answer an error. A
+# download job's status names its job: a failed job says why in "error" and is still an answer.
+_PAYLOAD_KEYS = ("choices", "data", "output", "models", "job_id")
 
 _STATUS_CLASSES: dict[int, type[errors.APIStatusError]] = {
     400: errors.BadRequestError,
@@ -143,6 +157,13 @@ def error_from_response(
     shown = message or f"HTTP {status}"
     code = err.get("code")
     error_type = str(err.get("type") or "")
+    if status == 404 and _UNKNOWN_ROUTE.search(message):
+        return _unsupported_endpoint(status, message, body, url=url, model=model)
+    if error_type == "invalid_request" and isinstance(code, str) and _AUTH_CODES.search(code):
+        # 0.4.18 answers a missing token like this; whatever the status, it is about the token.
+        return errors.AuthenticationError(
+            shown, status_code=status, url=url, model=model, body=body
+        )
 
     # "Model not loaded" has come with several 4xx statuses: read the text of any of them, except
     # the statuses whose meaning does not depend on the model.
@@ -151,7 +172,8 @@ def error_from_response(
             return errors.ModelNotLoadedError(
                 shown, url=url, model=model, status_code=status, body=body
             )
-        if code == "model_not_found" and "multiple models" in message.lower():
+        named_not_found = "model_not_found" in (code, error_type)
+        if named_not_found and "multiple models" in message.lower():
             return errors.BadRequestError(
                 shown,
                 status_code=status,
@@ -160,7 +182,7 @@ def error_from_response(
                 body=body,
                 hint="Several models are loaded: name the one to use.",
             )
-        if code == "model_not_found" or _MODEL_NOT_FOUND.search(message):
+        if named_not_found or _MODEL_NOT_FOUND.search(message):
             available = _models_listed(message)
             suggestions = difflib.get_close_matches(model or "", available, n=3, cutoff=0.4)
             return errors.ModelNotFoundError(
@@ -194,6 +216,37 @@ def error_from_response(
         body=body,
         retry_after=parse_retry_after(headers),
     )
+
+
+def _unsupported_endpoint(
+    status: int, message: str, body: bytes, *, url: str | None, model: str | None
+) -> errors.UnsupportedEndpointError:
+    """LM Studio's answer to a route it does not have: the server is older than the route."""
+    named = _ROUTE_NAMED.search(message)
+    if named:
+        method, path = named.group(1), named.group(2)
+    else:
+        method, path = "", (_url_path(url) if url else "")
+    endpoint = f"{method} {path}".strip() or None
+    since = next((version for prefix, version in _ROUTE_SINCE if path.startswith(prefix)), None)
+    too_old = f"LM Studio older than {since}" if since else "an older or different server"
+    return errors.UnsupportedEndpointError(
+        f"The server does not have {endpoint or 'this endpoint'}: it is {too_old} "
+        f"(it answered {message!r}).",
+        status_code=status,
+        endpoint=endpoint,
+        minimum_version=since,
+        url=url,
+        model=model,
+        body=body,
+    )
+
+
+def _url_path(url: str) -> str:
+    """The path of ``url`` (``http://h:1/v1/x?y`` -> ``/v1/x``)."""
+    rest = url.split("://", 1)[-1]
+    slash = rest.find("/")
+    return rest[slash:].split("?", 1)[0] if slash != -1 else "/"
 
 
 def error_only(body: bytes) -> object | None:

@@ -198,6 +198,18 @@ async def test_out_of_memory_from_the_cli_quirk(tmp_path: Path) -> None:
         assert served.sim.instance("openai/gpt-oss-20b") is None
 
 
+async def test_out_of_memory_in_0_4_4_wording(tmp_path: Path) -> None:
+    async with serving(tmp_path) as served:
+        served.sim.cli_config = {
+            "load_error": "Not enough resources to load the model with the current settings"
+        }
+        with pytest.raises(InsufficientMemoryError) as caught:
+            await served.cli.load("openai/gpt-oss-20b")
+        assert caught.value.required_gb is None
+        assert "Not enough resources" in caught.value.message
+        assert served.sim.instance("openai/gpt-oss-20b") is None
+
+
 async def test_out_of_memory_from_the_server(tmp_path: Path) -> None:
     sim = SimulatedLMStudio(memory_limit_bytes=1_000_000)
     async with sim.serve() as url:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import anyio
@@ -14,6 +15,7 @@ from lmbridge.lifecycle.parsers import parse_openai_models, parse_v0_models, par
 from lmbridge.lifecycle.server import RestAPI
 from lmbridge.testing import SimulatedLMStudio
 from lmbridge.transport.client import HTTPTransport
+from lmbridge.transport.sse import ServerSentEvent
 from tests.lifecycle.models_support import MakeManager, ServeManager, http, missing_lms, requests_to
 
 QWEN = "qwen/qwen3-4b"
@@ -208,6 +210,11 @@ class FlakyRest:
         model: str | None = None,
     ) -> Any:
         return await self.inner.post_json(path, body, timeout=timeout, model=model)
+
+    def stream_events(
+        self, path: str, body: Mapping[str, Any], *, model: str | None = None
+    ) -> AbstractAsyncContextManager[AsyncIterator[list[ServerSentEvent]]]:
+        return self.inner.stream_events(path, body, model=model)
 
 
 async def test_connection_errors_are_raised_not_taken_as_missing(tmp_path: Any) -> None:

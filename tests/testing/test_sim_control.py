@@ -23,13 +23,13 @@ LS_FIELDS = {
     "architecture",
     "quantization",
     "maxContextLength",
+    "deviceIdentifier",  # SDK ModelInfoBase: null locally, the LM Link device otherwise
 }
 PS_FIELDS = {
     "identifier",
     "ttlMs",
     "lastUsedTime",
     "contextLength",
-    "deviceIdentifier",
     "status",
     "queued",
     "parallel",
@@ -57,6 +57,7 @@ async def test_state_lists_downloaded_and_loaded_like_lms() -> None:
         "architecture": "qwen3",
         "quantization": {"name": "Q4_K_M", "bits": 4},
         "maxContextLength": 32768,
+        "deviceIdentifier": None,
         "vision": False,
         "trainedForToolUse": True,
     }

@@ -98,12 +98,14 @@ def test_server_errors(status: int) -> None:
     assert error.body["error"]["message"] == "overloaded"
 
 
-def test_unauthorized_body() -> None:
+def test_unauthorized_body_is_the_one_seen_from_0_4_18() -> None:
+    # LM Studio 0.4.18's log, quoted in agustif/opencode-lmstudio#41: the category in `type`.
     error = SimError.unauthorized()
-    assert (error.status, error.body) == (
-        401,
-        {"error": {"message": "Invalid API Key", "type": "authentication_error", "code": 401}},
-    )
+    assert error.status == 401
+    assert isinstance(error.body, dict)
+    assert error.body["error"]["type"] == "invalid_request"
+    assert error.body["error"]["code"] == "invalid_api_key"
+    assert error.body["error"]["message"].startswith("An LM Studio API token is required")
 
 
 # --- what requests get ----------------------------------------------------------------------
@@ -198,8 +200,19 @@ async def test_auth_token_guards_everything_but_the_greeting() -> None:
     assert sim.requests[-1].path == "/v1/chat/completions"  # control calls are not recorded
 
 
-async def test_unknown_and_disabled_routes_are_404() -> None:
+async def test_unknown_and_disabled_routes_answer_200_with_only_an_error() -> None:
+    # Real servers up to at least 0.4.17 answer an unknown route with 200 (reference, section 9).
     sim = SimulatedLMStudio(routes_disabled={"/api/v1", "/lms-status"})
+    async with sim.client() as http:
+        unknown = await http.post("/v1/responses-nope", json={})
+        v1_list = await http.get("/api/v1/models")
+    assert unknown.status_code == v1_list.status_code == 200
+    assert unknown.json() == {"error": "Unexpected endpoint or method. (POST /v1/responses-nope)"}
+    assert v1_list.json() == {"error": "Unexpected endpoint or method. (GET /api/v1/models)"}
+
+
+async def test_unknown_and_disabled_routes_are_404_when_asked() -> None:
+    sim = SimulatedLMStudio(routes_disabled={"/api/v1", "/lms-status"}, unknown_route_status=404)
     async with sim.client() as http:
         unknown = await http.get("/v2/models")
         wrong_method = await http.get("/v1/chat/completions")

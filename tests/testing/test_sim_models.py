@@ -213,13 +213,17 @@ async def test_v1_models_load_and_unload() -> None:
     sim = SimulatedLMStudio(loaded=[QWEN])
     async with sim.client() as http:
         loaded = await http.post(
-            "/api/v1/models/load", json={"model": QWEN, "context_length": 8192}
+            "/api/v1/models/load",
+            json={"model": QWEN, "context_length": 8192, "echo_load_config": True},
         )
         models = {m["key"]: m for m in (await http.get("/api/v1/models")).json()["models"]}
         unloaded = await http.post("/api/v1/models/unload", json={"instance_id": f"{QWEN}:2"})
         unknown = await http.post("/api/v1/models/unload", json={"instance_id": "nope"})
         not_downloaded = await http.post("/api/v1/models/load", json={"model": "nope/nope"})
-        embed = (await http.post("/api/v1/models/load", json={"model": EMBED})).json()
+        embed = (
+            await http.post("/api/v1/models/load", json={"model": EMBED, "echo_load_config": True})
+        ).json()
+        quiet = (await http.post("/api/v1/models/load", json={"model": GEMMA})).json()
     assert loaded.json() == {
         "type": "llm",
         "instance_id": f"{QWEN}:2",
@@ -228,10 +232,11 @@ async def test_v1_models_load_and_unload() -> None:
         "load_config": {
             "context_length": 8192,
             "eval_batch_size": 512,
-            "flash_attention": False,
+            "flash_attention": True,
             "offload_kv_cache_to_gpu": True,
         },
     }
+    assert "load_config" not in quiet  # load.md: only when echo_load_config is true
     qwen = models[QWEN]
     assert [(i["id"], i["config"]["context_length"]) for i in qwen["loaded_instances"]] == [
         (QWEN, 4096),
@@ -248,7 +253,7 @@ async def test_v1_models_load_and_unload() -> None:
     assert not_downloaded.status_code == 404
     assert embed["type"] == "embedding"
     assert embed["load_config"] == {"context_length": 2048}
-    assert [i.via for i in sim.loaded] == ["lms", "rest"]
+    assert [i.via for i in sim.loaded] == ["lms", "rest", "rest"]
 
 
 async def test_embeddings_float_and_base64_agree() -> None:

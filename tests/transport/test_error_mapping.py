@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import pickle
+
 import httpx
 import pytest
 import respx
 
 import lmbridge
 from lmbridge import Bridge
+from lmbridge.testing import SimulatedLMStudio
 from tests.transport.helpers import MODEL
 
 CHAT = "/v1/chat/completions"
@@ -143,8 +146,53 @@ CASES = [
     ),
     pytest.param(
         response(404, text="Unexpected endpoint or method. (POST /v1/foo)"),
-        lmbridge.NotFoundError,
+        lmbridge.UnsupportedEndpointError,
         id="route-404",
+    ),
+    # v1 errors carry their category in `type` (1_developer/2_rest/streaming-events.md).
+    pytest.param(
+        response(
+            401,
+            json={
+                "error": {
+                    "type": "invalid_request",
+                    "code": "invalid_api_key",
+                    "message": "An LM Studio API token is required to make requests to this server",
+                }
+            },
+        ),
+        lmbridge.AuthenticationError,
+        id="auth-401-v1-0.4.18",
+    ),
+    pytest.param(
+        response(
+            400,
+            json={
+                "error": {
+                    "type": "invalid_request",
+                    "code": "invalid_api_key",
+                    "message": "The API token is malformed",
+                }
+            },
+        ),
+        lmbridge.AuthenticationError,
+        id="auth-by-code-400-v1",
+    ),
+    pytest.param(
+        response(
+            404,
+            json={"error": {"type": "model_not_found", "message": "Cannot use 'qwen/qwen3-4bb'."}},
+        ),
+        lmbridge.ModelNotFoundError,
+        id="unknown-model-v1-type-404",
+    ),
+    pytest.param(
+        response(
+            400,
+            json={"error": {"type": "model_not_found", "message": "Unavailable: qwen/qwen3-4bb"}},
+        ),
+        lmbridge.ModelNotFoundError,
+        id="unknown-model-v1-type-400",
     ),
     pytest.param(response(422, json={"error": "bad"}), lmbridge.UnprocessableEntityError, id="422"),
     pytest.param(response(429, json={"error": "slow down"}), lmbridge.RateLimitError, id="429"),
@@ -234,6 +282,34 @@ async def test_not_loaded_wins_over_model_not_found_code(
     server.post(CHAT).respond(404, json=body)
     with pytest.raises(lmbridge.ModelNotLoadedError):
         await bridge.http.post_json(CHAT, {"model": MODEL}, model=MODEL)
+
+
+@pytest.mark.parametrize("path", ["/v1/responses", "/api/v1/models/download"])
+async def test_unexpected_endpoint_200_says_the_server_is_too_old(
+    bridge: Bridge, server: respx.MockRouter, path: str
+) -> None:
+    # LM Studio up to at least 0.4.17 answers an unknown route with 200 and only an error.
+    answer = {"error": f"Unexpected endpoint or method. (POST {path})"}
+    server.post(path).respond(200, json=answer)
+    with pytest.raises(lmbridge.UnsupportedEndpointError) as caught:
+        await bridge.http.post_json(path, {"model": MODEL}, model=MODEL)
+    error = caught.value
+    assert isinstance(error, lmbridge.NotFoundError)
+    assert error.status_code == 200
+    assert error.endpoint == f"POST {path}"
+    expected = "0.3.29" if path == "/v1/responses" else "0.4.0"
+    assert error.minimum_version == expected
+    assert f"older than {expected}" in error.message
+    assert expected in (error.hint or "")
+
+
+async def test_respond_on_a_server_without_responses_is_unsupported_endpoint() -> None:
+    sim = SimulatedLMStudio(loaded=["qwen/qwen3-4b"], routes_disabled={"/v1/responses"})
+    async with Bridge(sim.base_url, transport=sim.transport(), auto_load=False) as bridge:
+        with pytest.raises(lmbridge.UnsupportedEndpointError) as caught:
+            await bridge.respond("qwen/qwen3-4b", "hi")
+    assert caught.value.minimum_version == "0.3.29"
+    assert pickle.loads(pickle.dumps(caught.value)).endpoint == "POST /v1/responses"
 
 
 async def test_connection_refused_is_fast_and_hints_at_lm_studio(sleeps: object) -> None:

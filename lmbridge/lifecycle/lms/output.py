@@ -23,8 +23,18 @@ __all__ = [
 # CSI sequences (colours, cursor moves, line clears), OSC sequences (titles, links), and the
 # two-byte escapes; the spinner uses the first kind.
 _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
-_PERCENT = re.compile(r"(\d{1,3}(?:\.\d+)?)\s?%")
-_LOAD_SECONDS = re.compile(r"loaded successfully in\s+(\d+(?:\.\d+)?)\s*s", re.I)
+# The spinner draws "\r<text> <frame>", the text ending in " 45%" since lms 2026-05 (#569).
+_PERCENT = re.compile(r"(\d{1,3}(?:\.\d+)?)\s?%\s*\S?\s*$")
+# lms formats the time with formatElapsedTime (src/formatElapsedTime.ts): "850.00ms", "6.88s",
+# "1m 5.23s", "1h 0m 2.00s"; a load on another LM Link device says "loaded successfully on <device>
+# in ..." (src/subcommands/load.ts).
+_LOADED = re.compile(
+    r"loaded successfully(?:\s+on\s+(?P<device>.+?))?\s+in\s+"
+    r"(?P<time>(?:\d+h\s*)?(?:\d+m\s*)?\d+(?:\.\d+)?\s*(?:ms|s)\b)",
+    re.I,
+)
+_TIME_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|h|m|s)")
+_TIME_UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
 _SIZE = re.compile(r"\(\s*(\d+(?:\.\d+)?\s*[KMGT]i?B)\s*\)")
 _IDENTIFIER = re.compile(r"use the identifier\s+[\"'`“]([^\"'`”\r\n]+)[\"'`”]", re.I)
 _PENDING_LIMIT = 4096
@@ -68,19 +78,25 @@ def find_json(text: str, kind: Literal["array", "object"]) -> str | None:
 
 
 def parse_load_outcome(*texts: str) -> LmsLoadOutcome:
-    """Read the success report of ``lms load`` (``Model loaded successfully in 6.88s.`` ...).
+    """Read the success report of ``lms load`` (``Model loaded successfully in 6.88s.`` ...,
+    ``... in 1m 5.23s.``, ``... in 850.00ms.``, ``... successfully on <device> in ...``).
 
     Args:
         texts: the outputs to search, most likely first (stderr, then stdout).
     """
     combined = "\n".join(strip_ansi(text) for text in texts)
-    seconds = _LOAD_SECONDS.search(combined)
+    loaded = _LOADED.search(combined)
     size = _SIZE.search(combined)
     identifier = _IDENTIFIER.search(combined)
+    seconds = None
+    if loaded:
+        parts = _TIME_PART.findall(loaded.group("time"))
+        seconds = round(sum(float(value) * _TIME_UNITS[unit] for value, unit in parts), 6)
     return LmsLoadOutcome(
         identifier=identifier.group(1).strip() if identifier else None,
-        load_seconds=float(seconds.group(1)) if seconds else None,
+        load_seconds=seconds,
         size_text=" ".join(size.group(1).split()) if size else None,
+        device=loaded.group("device").strip() if loaded and loaded.group("device") else None,
     )
 
 
@@ -88,7 +104,10 @@ class ProgressParser:
     """Turns the load spinner's output, fed in arbitrary chunks, into progress fractions.
 
     The spinner redraws ``Loading <key> 45% ⠋`` after ``\\r`` and ANSI line clears. Fractions come
-    out in ``0..1``, strictly increasing: repeats and backwards steps are dropped.
+    out in ``0..1``, strictly increasing: repeats and backwards steps are dropped. Only CLIs since
+    2026-05 print the percentage; older ones draw ``Loading <key>`` alone, which yields nothing (the
+    runner reports ``1.0`` at the end). A percentage is read only at the end of a ``Loading`` frame,
+    so digits and ``%`` in a model key or device name are not taken for progress.
     """
 
     def __init__(self) -> None:
@@ -110,7 +129,12 @@ class ProgressParser:
         return [value for segment in [*complete, self._pending] for value in self._read(segment)]
 
     def _read(self, segment: str) -> list[float]:
-        matches = _PERCENT.findall(strip_ansi(segment))
+        text = strip_ansi(segment)
+        start = text.find("Loading ")
+        if start == -1:
+            return []
+        # The percentage ends the text, after the key (and " on <device>"), before the frame.
+        matches = _PERCENT.findall(text[start:])
         if not matches:
             return []
         value = min(float(matches[-1]), 100.0) / 100.0

@@ -203,6 +203,7 @@ class LmsCli:
         context_length: int | None = None,
         gpu: str | float | None = None,
         identifier: str | None = None,
+        parallel: int | None = None,
         on_progress: ProgressCallback | None = None,
         timeout: float = 600.0,
     ) -> LmsLoadOutcome:
@@ -217,6 +218,7 @@ class LmsCli:
             context_length: context length to load with (``-c``).
             gpu: GPU offload: ``"off"``, ``"max"`` or a fraction ``0..1`` (``--gpu``).
             identifier: the identifier to give the instance (``--identifier``).
+            parallel: the most predictions it runs at once (``--parallel``).
             on_progress: called with load progress in ``0..1`` as the spinner reports it, strictly
                 increasing, ending with ``1.0`` on success. May return an awaitable, which is
                 awaited. If it raises, the load is stopped and the exception propagates.
@@ -242,6 +244,8 @@ class LmsCli:
             args += ["--gpu", check_gpu(gpu, key)]
         if identifier is not None:
             args += ["--identifier", check_cli_name(identifier, "identifier")]
+        if parallel is not None:
+            args += ["--parallel", str(check_positive_int(parallel, "parallel", key))]
 
         progress = ProgressParser()
 
@@ -253,6 +257,18 @@ class LmsCli:
         if progress.last < 1.0:
             await report_progress(on_progress, 1.0)
         return parse_load_outcome(run.stderr, run.stdout)
+
+    async def get(self, name: str, *, timeout: float) -> None:
+        """Download a model (``lms get <name> -y``): a catalog key, ``key@quantization`` or a
+        Hugging Face link. ``lms`` exits 0 when it is downloaded, or was already.
+
+        Raises:
+            LmsError: (or a subclass) the name was refused, or the download failed.
+            LmsTimeoutError: it took longer than ``timeout`` seconds (``lms`` was terminated).
+        """
+        await self._checked(
+            ["get", check_cli_name(name, "model"), "-y"], time_limit=timeout, model=name
+        )
 
     async def unload(self, identifier: str | None = None, *, all_instances: bool = False) -> None:
         """Unload one instance (``lms unload <identifier>``) or all (``lms unload --all``).

@@ -63,6 +63,8 @@ class LmsModel(_LmsJson):
         vision: whether it accepts images (``None`` for embedding models and old CLIs).
         trained_for_tool_use: whether it was trained for tool calls (``None`` when not said).
         format: ``"gguf"``, ``"mlx"``, ...
+        device_identifier: the LM Link device holding it, ``None`` for this machine (and for CLIs
+            before LM Link).
     """
 
     type: str
@@ -78,6 +80,7 @@ class LmsModel(_LmsJson):
     vision: bool | None = None
     trained_for_tool_use: bool | None = None
     format: str | None = None
+    device_identifier: str | None = None
 
 
 class LmsInstance(LmsModel):
@@ -91,7 +94,6 @@ class LmsInstance(LmsModel):
         ttl_ms: the idle time-to-live in milliseconds, ``None`` when the instance never expires.
         last_used_time: when it was last used (epoch milliseconds), if ever.
         context_length: the context length it was loaded with.
-        device_identifier: the device it runs on, when the CLI says.
         status: ``"idle"``, ``"processingPrompt"``, ``"generating"`` or ``"computingEmbedding"``;
             ``None`` when the CLI does not report it (lms before 0.3.27).
         queued: requests queued, including the one running; ``None`` when not reported.
@@ -102,7 +104,6 @@ class LmsInstance(LmsModel):
     ttl_ms: int | None = None
     last_used_time: float | None = None
     context_length: int | None = None
-    device_identifier: str | None = None
     status: str | None = None
     queued: int | None = None
     parallel: int | None = None
@@ -128,11 +129,13 @@ class LmsLoadOutcome:
         identifier: the identifier the new instance answers to.
         load_seconds: how long the load took, as the CLI measured it.
         size_text: the model's size as printed, e.g. ``"4.37 GiB"``.
+        device: the LM Link device it was loaded on, when not this machine.
     """
 
     identifier: str | None
     load_seconds: float | None
     size_text: str | None
+    device: str | None = None
 
 
 instance_list_adapter: TypeAdapter[list[LmsInstance]] = TypeAdapter(list[LmsInstance])
