@@ -110,14 +110,14 @@ async def test_an_agent_result_shows_the_transcript(sim: SimulatedLMStudio, brid
     assert "tool_calls=['lookup']" in repr(result)
 
 
-async def test_a_text_progress_display_shows_a_rest_load_from_its_start(
+async def test_a_text_progress_display_shows_a_load_without_lms_from_its_start(
     bridge: Bridge,
 ) -> None:
     out = io.StringIO()
     display = progress_display(style="text", file=out)
     await bridge.models.ensure_loaded("google/gemma-3-4b", on_progress=display)
     lines = out.getvalue().splitlines()
-    assert lines[0] == "loading google/gemma-3-4b via the REST API…"
+    assert lines[0] == "loading google/gemma-3-4b via the native chat…"
     assert lines[-1].startswith("loaded google/gemma-3-4b in ")
     # LM Studio's native chat streams the load's steps (the simulator: four).
     assert display.fractions == [0.25, 0.5, 0.75, 1.0]
@@ -182,7 +182,7 @@ async def test_a_rich_progress_display_drives_a_rich_bar(
     assert calls == [
         ("new", False),
         ("start", None),
-        ("task", "loading google/gemma-3-4b via the REST API"),
+        ("task", "loading google/gemma-3-4b via the native chat"),
         ("update", (7, 25)),  # the native chat's model_load.progress steps
         ("update", (7, 50)),
         ("update", (7, 75)),
