@@ -192,10 +192,8 @@ class Heal:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Swap:
-    """One model was unloaded to make room for another.
-
-    Not emitted yet: defined for the swap scheduler to come, so hooks can be written now.
-    """
+    """The swap scheduler unloaded ``previous`` (a model this Bridge loaded) to make room for
+    ``model``, whose load had run out of memory; the load is tried again next."""
 
     model: str
     previous: str | None

@@ -124,7 +124,9 @@ class ModelManager(RequestPath):
         self._cache = StateCache(server=self._server, settings=self, clock=clock)
         self._resolver = Resolver(server=self._server)
         self._unloader = Unloader(server=self._server, cache=self._cache, resolver=self._resolver)
-        self.scheduler = SwapScheduler(settings=self, cache=self._cache, unloader=self._unloader)
+        self.scheduler = SwapScheduler(
+            settings=self, cache=self._cache, unloader=self._unloader, events=self._events
+        )
         self._loader = Loader(
             server=self._server,
             cache=self._cache,

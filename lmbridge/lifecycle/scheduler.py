@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Literal, Protocol
 import anyio
 
 from lmbridge.errors import InsufficientMemoryError, ModelNotLoadedError
+from lmbridge.events import EventEmitter, Swap
 from lmbridge.lifecycle.types import LoadedInstance
 
 if TYPE_CHECKING:
@@ -111,8 +112,16 @@ class SwapScheduler:
         unloader: unloads the victims.
     """
 
-    def __init__(self, *, settings: SwapSettings, cache: StateCache, unloader: Unloader) -> None:
+    def __init__(
+        self,
+        *,
+        settings: SwapSettings,
+        cache: StateCache,
+        unloader: Unloader,
+        events: EventEmitter | None = None,
+    ) -> None:
         self._settings = settings
+        self._events = events or EventEmitter()
         self._cache = cache
         self._unloader = unloader
         self._lock = anyio.Lock()  # one swap (or JIT load) at a time, first come first served
@@ -284,6 +293,7 @@ class SwapScheduler:
             await self._unloader.unload(victim, all_instances=False)
             self._forget(victim)
             self._swaps += 1
+            await self._events.emit(Swap(model=key, previous=victim, reason="out of memory"))
         finally:
             self._reopen([victim])
 

@@ -96,7 +96,13 @@ async def test_30_chats_over_3_models_of_which_2_fit(
     sim = SimulatedLMStudio(models=catalogue(), memory_limit_bytes=BUDGET, jit=False)
     answering(sim, A14, B12, C8)
     caplog.set_level(logging.INFO, logger="lmbridge.models")
-    async with bridge_over(sim, tmp_path, via) as bridge:
+    swaps: list[Any] = []
+
+    def hook(event: Any) -> None:
+        if event.kind == "swap":
+            swaps.append(event)
+
+    async with bridge_over(sim, tmp_path, via, event_hooks=[hook]) as bridge:
         texts = await gather_chats(bridge, INTERLEAVED)
         assert_queue_empty(bridge)
     assert texts == [f"from {model}" for model in INTERLEAVED]
@@ -107,6 +113,9 @@ async def test_30_chats_over_3_models_of_which_2_fit(
     )
     assert 1 <= len(unloads) <= 2, unloads  # grouped by model: not one swap per request
     assert set(unloads) <= {A14, B12, C8}
+    # Each swap is one event for hooks, naming the model unloaded and the one it made room for.
+    assert [event.previous for event in swaps] == unloads
+    assert all(event.model != event.previous for event in swaps)
     assert any(m.startswith("unloading ") and " to make room for " in m for m in caplog.messages)
     assert any(m.startswith("loaded ") for m in caplog.messages)
 
