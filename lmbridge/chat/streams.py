@@ -17,7 +17,7 @@ from lmbridge.chat.partial import PartialJSON
 from lmbridge.chat.results import ChatResult, MismatchWarnings
 from lmbridge.chat.structured import ResponseFormat, finish_chat
 from lmbridge.chat.window import PromptWindow
-from lmbridge.chat.wire import CHAT_CHUNK, ChatChunk
+from lmbridge.chat.wire import ChatChunk, chat_chunk_adapter
 from lmbridge.transport.classify import embedded_status, error_from_response
 from lmbridge.transport.sse import ServerSentEvent
 
@@ -82,6 +82,7 @@ class ChatStream(Generic[T]):
         validation: StructuredRetry | None = None,
     ) -> None:
         self._source = source
+        self._chunks = chat_chunk_adapter()
         self._observer = observer
         self._window = window
         self._assembler = ChatAssembler(sent_model)
@@ -177,7 +178,7 @@ class ChatStream(Generic[T]):
 
     def _parse(self, data: str) -> ChatChunk:
         try:
-            return CHAT_CHUNK.validate_json(data)
+            return self._chunks.validate_json(data)
         except ValidationError as exc:
             self._ended = True
             raise errors.InvalidResponseError(
