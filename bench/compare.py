@@ -156,8 +156,8 @@ class RawHttpx(Client):
     name = "raw httpx"
 
     def __init__(self, url: str) -> None:
-        limits = httpx.Limits(max_connections=100, max_keepalive_connections=32)
-        self._client = httpx.AsyncClient(base_url=url, limits=limits)
+        # httpx's defaults, as a hand-written client has them.
+        self._client = httpx.AsyncClient(base_url=url)
 
     async def call(self) -> None:
         response = await self._client.post("/v1/chat/completions", json=PAYLOAD)
