@@ -142,6 +142,7 @@ def start_server() -> tuple[subprocess.Popen[str], str]:
 
 class Client:
     name = ""
+    first_token = 0.0  # perf_counter() when the stream's first text arrived
 
     async def call(self) -> None:
         raise NotImplementedError
@@ -176,6 +177,8 @@ class RawHttpx(Client):
                     for choice in chunk["choices"]:
                         if choice["delta"].get("content"):
                             count += 1
+                            if count == 1:
+                                self.first_token = time.perf_counter()
         return count
 
     async def aclose(self) -> None:
@@ -201,6 +204,8 @@ class Lmbridge(Client):
             async for event in stream:
                 if isinstance(event, TextDelta):
                     count += 1
+                    if count == 1:
+                        self.first_token = time.perf_counter()
             await stream.result()
         return count
 
@@ -229,6 +234,8 @@ class OpenAI(Client):
         async for chunk in stream:
             if chunk.choices and chunk.choices[0].delta.content:
                 count += 1
+                if count == 1:
+                    self.first_token = time.perf_counter()
         return count
 
     async def aclose(self) -> None:
@@ -274,11 +281,16 @@ async def one_call(client: Client) -> float:
     return (time.perf_counter() - started) * 1e6
 
 
+# Time to first token of each stream read by one_stream, in µs, by client.
+FIRST_TOKEN: dict[str, list[float]] = {}
+
+
 async def one_stream(client: Client) -> float:
     started = time.perf_counter()
     seen = await client.stream()
     elapsed = time.perf_counter() - started
     assert seen == CHUNKS, f"{client.name} saw {seen} of {CHUNKS} chunks"
+    FIRST_TOKEN.setdefault(client.name, []).append((client.first_token - started) * 1e6)
     return elapsed / CHUNKS * 1e6
 
 
@@ -360,6 +372,7 @@ async def run(quick: bool) -> list[Target]:
             "µs",
             await interleaved(clients, 30 if quick else 100, one_stream),
         )
+        first = Sample("time to first token", "µs", FIRST_TOKEN)  # no target: for reading
         gathered = Sample(
             f"{CONCURRENCY} concurrent calls",
             "calls/s",
@@ -372,7 +385,7 @@ async def run(quick: bool) -> list[Target]:
         process.terminate()
         process.wait()
     imports = import_times(9 if quick else 21)
-    table([calls, streams, gathered, imports])
+    table([calls, streams, first, gathered, imports])
     raw, mine, oai = "raw httpx", "lmbridge", "openai-python"
     return [
         Target("call p50 / raw httpx", calls.median(mine) / calls.median(raw), 1.05, True),
