@@ -409,6 +409,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="fewer rounds: under a minute")
     parser.add_argument("--gross", action="store_true", help="fail only at 2x a target")
+    parser.add_argument(
+        "--known-miss",
+        action="append",
+        default=[],
+        metavar="TEXT",
+        help="report, but never fail on, targets whose label contains TEXT (a known open miss)",
+    )
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
@@ -420,7 +427,9 @@ def main() -> int:
     for target in targets:
         sign = "<=" if target.at_most else ">="
         verdict = "PASS" if target.passed() else "FAIL"
-        if not target.passed(2.0):
+        if any(text in target.label for text in args.known_miss):
+            verdict += " (known miss: not failing the run)" if not target.passed() else ""
+        elif not target.passed(2.0):
             verdict, failed = "FAIL (gross: 2x the target)", True
         elif not target.passed() and not args.gross:
             failed = True
