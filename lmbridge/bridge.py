@@ -54,9 +54,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Bridge"]
 
-T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
-B = TypeVar("B", bound=BaseModel)
 
 _CHAT = "/v1/chat/completions"
 _EMBEDDINGS = "/v1/embeddings"

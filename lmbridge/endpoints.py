@@ -13,7 +13,6 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any, Literal, TypeVar
 
 import anyio
-from pydantic import BaseModel
 from typing_extensions import Unpack
 
 from lmbridge import errors
@@ -55,7 +54,6 @@ from lmbridge.transport.sse import ServerSentEvent
 __all__ = ["EMBED_CONCURRENCY", "EndpointCalls"]
 
 T = TypeVar("T")
-B = TypeVar("B", bound=BaseModel)
 
 EMBED_CONCURRENCY = 4
 """The most embedding batches in flight at once (a local server runs few requests in parallel)."""

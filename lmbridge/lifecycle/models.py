@@ -19,7 +19,7 @@ from __future__ import annotations
 import builtins
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Literal, TypeVar
+from typing import TYPE_CHECKING, Literal
 
 from lmbridge.display.progress import progress_display
 from lmbridge.errors import (
@@ -44,8 +44,6 @@ from lmbridge.lifecycle.types import (
     RequestKind,
 )
 from lmbridge.lifecycle.unloading import Unloader
-
-T = TypeVar("T")
 
 if TYPE_CHECKING:
     from lmbridge.lifecycle.lms import LmsCli
