@@ -20,6 +20,7 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "BridgeClosedError",
+    "CircuitOpenError",
     "ConflictError",
     "ConnectTimeoutError",
     "ContextLengthExceededError",
@@ -112,6 +113,8 @@ class LMBridgeError(Exception):
         model: the model named by the request, if any.
         status_code: the HTTP status, if the server answered.
         body: a short excerpt of the response body, if any.
+        server: the root URL of the server involved (of the several a Bridge may route to),
+            if any.
     """
 
     default_hint: str | None = None
@@ -125,6 +128,7 @@ class LMBridgeError(Exception):
         model: str | None = None,
         status_code: int | None = None,
         body: str | bytes | None = None,
+        server: str | None = None,
     ) -> None:
         message = redact(message)
         self.message = message
@@ -133,6 +137,8 @@ class LMBridgeError(Exception):
         self.model = model
         self.status_code = status_code
         self.body = excerpt(body)
+        # Set by the Bridge's routing when an error passes it, if the raiser did not know.
+        self.server = _redacted(server)
         super().__init__(message)
 
     def __str__(self) -> str:
@@ -144,6 +150,9 @@ class LMBridgeError(Exception):
             context.append(f"status={self.status_code}")
         if self.url is not None:
             context.append(f"url={self.url}")
+        server = getattr(self, "server", None)  # errors unpickled from before it existed
+        if server is not None and not (self.url or "").startswith(server):
+            context.append(f"server={server}")
         if context:
             parts.append(f"[{', '.join(context)}]")
         if self.hint:
@@ -189,12 +198,42 @@ class BridgeClosedError(LMBridgeError):
 
 
 class APIConnectionError(LMBridgeError):
-    """The server could not be reached (connection refused, DNS failure, reset)."""
+    """The server could not be reached (connection refused, DNS failure, reset).
+
+    Attributes:
+        sent: whether the request may have reached the server. ``False`` means it certainly did
+            not (the connection was refused or never made, or a circuit breaker held it back), so
+            a Bridge with several servers sends it to the next one: nothing can run twice.
+    """
 
     default_hint = (
         "Is LM Studio (or your server) running at this address? Start it with `lms server start` "
         "or pass the right base URL to Bridge(...)."
     )
+    default_sent = True
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        sent: bool | None = None,
+        hint: str | None = None,
+        url: str | None = None,
+        model: str | None = None,
+        status_code: int | None = None,
+        body: str | bytes | None = None,
+        server: str | None = None,
+    ) -> None:
+        self.sent = self.default_sent if sent is None else sent
+        super().__init__(
+            message,
+            hint=hint,
+            url=url,
+            model=model,
+            status_code=status_code,
+            body=body,
+            server=server,
+        )
 
 
 class APITimeoutError(APIConnectionError):
@@ -204,12 +243,51 @@ class APITimeoutError(APIConnectionError):
 
 
 class ConnectTimeoutError(APITimeoutError):
-    """Connecting to the server took longer than the connect timeout."""
+    """Connecting to the server took longer than the connect timeout (nothing was sent)."""
+
+    default_sent = False
 
     default_hint = (
         "The server did not accept the connection in time: is it running and reachable? "
         "Raise the connect timeout with timeout=httpx.Timeout(..., connect=...)."
     )
+
+
+class CircuitOpenError(APIConnectionError):
+    """A server's circuit breaker is open: it failed ``failures`` connections in a row, so
+    requests skip it until ``retry_at`` instead of each paying for a connect timeout. Nothing
+    was sent.
+
+    Attributes:
+        server: the server's root URL.
+        failures: the consecutive connection failures that opened the breaker.
+        opened_at: when it opened (seconds since the epoch).
+        retry_at: when one request will probe the server again (seconds since the epoch).
+    """
+
+    default_hint = (
+        "Start the server (`lms server start`) or check its address; the breaker lets one request "
+        "through after its cooldown, and closes when it succeeds. Bridge(circuit_breaker=False) "
+        "turns breakers off."
+    )
+    default_sent = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        server: str,
+        failures: int,
+        opened_at: float,
+        retry_at: float,
+        url: str | None = None,
+        model: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        self.failures = failures
+        self.opened_at = opened_at
+        self.retry_at = retry_at
+        super().__init__(message, server=server, url=url, model=model, hint=hint)
 
 
 class ReadTimeoutError(APITimeoutError):

@@ -18,7 +18,10 @@ from lmbridge import errors
 from lmbridge.events import EventEmitter
 from lmbridge.jsonparse import JSONParseError, parse_json
 from lmbridge.transport.bodies import not_an_event_stream, read_body
+from lmbridge.transport.breaker import Circuit, CircuitBreaker
 from lmbridge.transport.classify import error_from_ok_answer, error_from_response, error_only
+from lmbridge.transport.failures import attempt_failure
+from lmbridge.transport.limits import ConcurrencyLimit, Slot
 from lmbridge.transport.loops import LoopWatch
 from lmbridge.transport.observe import log_exchange, retry_event
 from lmbridge.transport.retry import RETRYABLE_STATUSES, RetryPolicy
@@ -108,27 +111,6 @@ def decode_body(response: httpx.Response, into: type[B] | None, *, model: str | 
         ) from exc
 
 
-def _timeout_error(
-    exc: httpx.TimeoutException, *, url: str, model: str | None
-) -> errors.APITimeoutError:
-    """The typed error for a timeout after the connection was made (never retried)."""
-    if isinstance(exc, httpx.PoolTimeout):
-        return errors.APITimeoutError(
-            "no pooled connection became free within the pool timeout",
-            url=url,
-            model=model,
-            hint="Too many requests at once for the pool: raise httpx.Timeout(pool=...) or the "
-            "client's limits, or send fewer requests concurrently.",
-        )
-    if isinstance(exc, httpx.WriteTimeout):
-        return errors.APITimeoutError(
-            "sending the request took longer than the write timeout", url=url, model=model
-        )
-    return errors.ReadTimeoutError(
-        "no answer from the server within the read timeout", url=url, model=model
-    )
-
-
 class HTTPTransport:
     """Sends requests to one server, retrying what is safe to retry, raising typed errors.
 
@@ -146,6 +128,14 @@ class HTTPTransport:
         max_body_bytes: the largest non-streamed body read; a longer one raises
             :class:`~lmbridge.ResponseTooLargeError` (``None``: :data:`DEFAULT_MAX_BODY_BYTES`).
         events: where retries are reported (a silent emitter when not given).
+        breaker: when this server's circuit breaker opens (``None``: never); see
+            :mod:`~lmbridge.transport.breaker`.
+        max_concurrency: the most requests in flight at once (streams count while open); more
+            wait in order (``None``: no cap).
+
+    Attributes:
+        circuit: the server's circuit breaker state.
+        limit: the requests in flight and waiting, and the cap.
     """
 
     def __init__(
@@ -160,6 +150,8 @@ class HTTPTransport:
         limits: httpx.Limits | None = None,
         max_body_bytes: int | None = None,
         events: EventEmitter | None = None,
+        breaker: CircuitBreaker | None = None,
+        max_concurrency: int | None = None,
     ) -> None:
         self.events = events or EventEmitter()
         if max_body_bytes is None:
@@ -196,6 +188,8 @@ class HTTPTransport:
         # Only a pool httpx builds inside a client of ours can be replaced with a fresh one.
         self._renewable = http_client is None and transport is None
         self._loops = LoopWatch()
+        self.circuit = Circuit(breaker, server=self.base_url)
+        self.limit = ConcurrencyLimit(max_concurrency)
 
     def _new_client(self, transport: httpx.AsyncBaseTransport | None) -> httpx.AsyncClient:
         return httpx.AsyncClient(transport=transport, timeout=self.timeout, limits=self._limits)
@@ -254,8 +248,9 @@ class HTTPTransport:
         max_retries: int | None = None,
     ) -> httpx.Response:
         """Send a request and return the response with its body read (status < 400)."""
-        async with self._send(method, path, body, model, timeout, max_retries, stream=False) as r:
-            return r
+        send = self._send(method, path, body, model, timeout, max_retries, stream=False)
+        async with send as (response, _):
+            return response
 
     async def get_json(self, path: str, *, timeout: float | None = None) -> Any:
         """``GET`` a path and return its JSON."""
@@ -293,15 +288,16 @@ class HTTPTransport:
         ``break``, by an error or by cancellation — closes the response, which returns the
         connection to the pool (or discards it, if the body was not read to the end).
         """
-        async with self._send("POST", path, body, model, timeout, max_retries, stream=True) as r:
+        send = self._send("POST", path, body, model, timeout, max_retries, stream=True)
+        async with send as (r, slot):
             if r.headers.get("content-type", "").startswith("application/json"):
                 # Known before the body: raised here, so a "not loaded" is healed like any other.
                 content = await read_body(r, model, self.max_body_bytes)
                 raise not_an_event_stream(r, content, model)
-            yield self._events(r, model)
+            yield self._events(r, model, slot)
 
     async def _events(
-        self, response: httpx.Response, model: str | None
+        self, response: httpx.Response, model: str | None, slot: Slot
     ) -> AsyncIterator[list[ServerSentEvent]]:
         decoder = SSEDecoder()
         url = str(response.request.url)
@@ -329,6 +325,9 @@ class HTTPTransport:
                 url=url,
                 model=model,
             ) from exc
+        # The body is read: the server is done with this request, whatever the caller still
+        # does inside the stream's block (e.g. validating, or asking again).
+        slot.release()
         events = decoder.flush()
         if events:
             yield events
@@ -346,7 +345,7 @@ class HTTPTransport:
         max_retries: int | None,
         *,
         stream: bool,
-    ) -> AsyncIterator[httpx.Response]:
+    ) -> AsyncIterator[tuple[httpx.Response, Slot]]:
         # Checked here, on the one path every request takes, so that models.* calls made after
         # close fail the same way as chat(); the client's own RuntimeError names no cause.
         self.check_open()
@@ -354,83 +353,68 @@ class HTTPTransport:
             # The pool's connections belong to an event loop that has ended (a second
             # asyncio.run()): they cannot be closed or used, so start a new pool.
             self._client = self._new_client(None)
-        retries_left = self.retry.max_retries if max_retries is None else max_retries
-        waits = self.retry.backoff_waits()
-        request = self._build(method, path, body, timeout)
-        url = str(request.url)
-        attempt = 0
-        while True:
-            failure: errors.LMBridgeError
-            server_wait: float | None = None
-            attempt += 1
-            began = time.perf_counter()
-            answer: httpx.Response | None = None
-            try:
-                response = await self._client.send(request, stream=True, auth=self._auth)
-            except httpx.ConnectTimeout as exc:
-                failure = errors.ConnectTimeoutError(
-                    f"could not connect to {self.base_url} in time", url=url, model=model
-                )
-                cause: BaseException = exc
-            except httpx.ConnectError as exc:
-                failure = errors.APIConnectionError(
-                    f"could not reach {self.base_url}: {exc or type(exc).__name__}",
-                    url=url,
-                    model=model,
-                )
-                cause = exc
-            except httpx.RemoteProtocolError as exc:
-                failure = errors.APIConnectionError(
-                    f"{self.base_url} closed the connection without answering: {exc}",
-                    url=url,
-                    model=model,
-                    hint="The server may have crashed or unloaded the model mid-request; its log "
-                    "says why. Generation requests are not sent again automatically.",
-                )
-                cause = exc
-                if method != "GET":
-                    # A generation may have run (or still run) on the server: sending it again
-                    # would run it again. Only reads are safe to repeat.
-                    raise failure from exc
-            except httpx.TimeoutException as exc:
-                raise _timeout_error(exc, url=url, model=model) from exc
-            except httpx.TransportError as exc:
-                raise errors.APIConnectionError(
-                    f"the connection to {self.base_url} failed: {exc or type(exc).__name__}",
-                    url=url,
-                    model=model,
-                ) from exc
-            else:
-                answer = response
+        async with self.limit.slot() as slot:
+            retries_left = self.retry.max_retries if max_retries is None else max_retries
+            waits = self.retry.backoff_waits()
+            request = self._build(method, path, body, timeout)
+            url = str(request.url)
+            attempt = 0
+            while True:
+                server_wait: float | None = None
+                failure: errors.LMBridgeError
+                cause: BaseException
+                attempt += 1
+                # Before every attempt: a breaker that opened during this request's retries
+                # stops them (and, with several servers, sends the request elsewhere).
+                probe = self.circuit.admit(url=url, model=model)
+                began = time.perf_counter()
                 try:
-                    if response.status_code < 400:
-                        if not stream:
-                            await read_body(response, model, self.max_body_bytes)
-                        yield response
-                        return
-                    content = await read_body(response, model, self.max_body_bytes)
-                finally:
-                    with anyio.CancelScope(shield=True):
-                        await response.aclose()
-                    log_exchange(request, path, answer, began)
-                failure = error_from_response(
-                    response.status_code, response.headers, content, url=url, model=model
+                    response = await self._client.send(request, stream=True, auth=self._auth)
+                except httpx.TransportError as exc:
+                    log_exchange(request, path, None, began)
+                    read = attempt_failure(
+                        exc, method=method, base_url=self.base_url, url=url, model=model
+                    )
+                    if read.unreachable:
+                        self.circuit.failed()
+                    elif probe:
+                        self.circuit.succeeded()  # it answered something: it is up
+                    failure, cause = read.error, exc
+                    if not read.retryable:
+                        raise failure from exc
+                except BaseException:
+                    if probe:
+                        self.circuit.abandon()
+                    raise
+                else:
+                    self.circuit.succeeded()
+                    try:
+                        if response.status_code < 400:
+                            if not stream:
+                                await read_body(response, model, self.max_body_bytes)
+                            yield response, slot
+                            return
+                        content = await read_body(response, model, self.max_body_bytes)
+                    finally:
+                        with anyio.CancelScope(shield=True):
+                            await response.aclose()
+                        log_exchange(request, path, response, began)
+                    failure = error_from_response(
+                        response.status_code, response.headers, content, url=url, model=model
+                    )
+                    cause = failure
+                    if response.status_code not in RETRYABLE_STATUSES:
+                        raise failure
+                    server_wait = self.retry.server_wait(response.headers)
+                if retries_left <= 0:
+                    if failure is cause:
+                        raise failure
+                    raise failure from cause
+                retries_left -= 1
+                wait = server_wait if server_wait is not None else next(waits)
+                await self.events.emit(
+                    retry_event(
+                        failure, method=method, path=path, model=model, attempt=attempt, wait=wait
+                    )
                 )
-                cause = failure
-                if response.status_code not in RETRYABLE_STATUSES:
-                    raise failure
-                server_wait = self.retry.server_wait(response.headers)
-            if answer is None:
-                log_exchange(request, path, None, began)
-            if retries_left <= 0:
-                if failure is cause:
-                    raise failure
-                raise failure from cause
-            retries_left -= 1
-            wait = server_wait if server_wait is not None else next(waits)
-            await self.events.emit(
-                retry_event(
-                    failure, method=method, path=path, model=model, attempt=attempt, wait=wait
-                )
-            )
-            await self.retry.sleep(wait)
+                await self.retry.sleep(wait)
