@@ -74,6 +74,10 @@ _EXPORTS: dict[str, str] = {
     "Trimmed": "lmbridge.chat.fitting",
     # transport
     "RetryPolicy": "lmbridge.transport.retry",
+    "CircuitBreaker": "lmbridge.transport.breaker",
+    # several servers
+    "ServerStatus": "lmbridge.servers.server",
+    "BridgeModels": "lmbridge.servers.models",
     "HTTPTransport": "lmbridge.transport.client",
     "SSEDecoder": "lmbridge.transport.sse",
     "ServerSentEvent": "lmbridge.transport.sse",
@@ -116,6 +120,7 @@ _EXPORTS: dict[str, str] = {
     "APIStatusError": "lmbridge.errors",
     "BadRequestError": "lmbridge.errors",
     "BridgeClosedError": "lmbridge.errors",
+    "CircuitOpenError": "lmbridge.errors",
     "ContextLengthExceededError": "lmbridge.errors",
     "AuthenticationError": "lmbridge.errors",
     "NotFoundError": "lmbridge.errors",
@@ -249,6 +254,7 @@ if TYPE_CHECKING:
         AuthenticationError as AuthenticationError,
         BadRequestError as BadRequestError,
         BridgeClosedError as BridgeClosedError,
+        CircuitOpenError as CircuitOpenError,
         ConflictError as ConflictError,
         ConnectTimeoutError as ConnectTimeoutError,
         ContextLengthExceededError as ContextLengthExceededError,
@@ -318,10 +324,19 @@ if TYPE_CHECKING:
     from lmbridge.mcp_config import (
         open_mcp_sessions as open_mcp_sessions,
     )
+    from lmbridge.servers.models import (
+        BridgeModels as BridgeModels,
+    )
+    from lmbridge.servers.server import (
+        ServerStatus as ServerStatus,
+    )
     from lmbridge.sync import (
         SyncBridge as SyncBridge,
         SyncModels as SyncModels,
         SyncStream as SyncStream,
+    )
+    from lmbridge.transport.breaker import (
+        CircuitBreaker as CircuitBreaker,
     )
     from lmbridge.transport.client import (
         HTTPTransport as HTTPTransport,

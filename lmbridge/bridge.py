@@ -6,45 +6,37 @@ import os
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 import httpx
 from pydantic import BaseModel
 from typing_extensions import Unpack
 
-from lmbridge.calls import ModelCalls
 from lmbridge.chat.assemble import result_from_completion
 from lmbridge.chat.observed import observe_call, timed
-from lmbridge.chat.repair import DEFAULT_VALIDATION_RETRIES
+from lmbridge.chat.repair import StructuredRetry
 from lmbridge.chat.requests import (
     ChatOptions,
     MessagesArg,
-    RequestOptions,
     chat_body,
 )
-from lmbridge.chat.responses import build_responses_body, result_from_response
 from lmbridge.chat.results import (
     ChatResult,
     MismatchWarnings,
-    ResponseResult,
 )
 from lmbridge.chat.streams import ChatStream
 from lmbridge.chat.structured import ResponseFormat
-from lmbridge.chat.wire import ChatCompletion, ResponseObject
-from lmbridge.context import ContextGuard, FitMode, TokenCount
+from lmbridge.chat.window import PromptWindow
+from lmbridge.chat.wire import ChatCompletion
+from lmbridge.context import TokenCount
 from lmbridge.endpoints import EndpointCalls
 from lmbridge.events import EventEmitter, Hook, ModelUsage, UsageTracker
 from lmbridge.lifecycle.lms import LmsCli
-from lmbridge.lifecycle.models import ModelManager
 from lmbridge.lifecycle.scheduler import MemoryPolicy
+from lmbridge.servers import BridgeModels, Router, Server, ServerStatus, build_servers, server_urls
 from lmbridge.telemetry import otel_tracer
-from lmbridge.transport.client import (
-    DEFAULT_TIMEOUT,
-    HTTPTransport,
-    TimeoutArg,
-    merge_timeout,
-    normalize_base_url,
-)
+from lmbridge.transport.breaker import CircuitBreaker
+from lmbridge.transport.client import DEFAULT_TIMEOUT, HTTPTransport, TimeoutArg, merge_timeout
 from lmbridge.transport.retry import RetryPolicy
 
 if TYPE_CHECKING:
@@ -57,7 +49,7 @@ __all__ = ["Bridge"]
 M = TypeVar("M", bound=BaseModel)
 
 _CHAT = "/v1/chat/completions"
-_EMBEDDINGS = "/v1/embeddings"
+_RESPONSES = "/v1/responses"
 
 
 class Bridge(EndpointCalls):
@@ -67,9 +59,11 @@ class Bridge(EndpointCalls):
     call :meth:`aclose` when done.
 
     Args:
-        base_url: the server, with or without a trailing ``/v1``; default: env
-            ``LMBRIDGE_BASE_URL``, else ``http://localhost:1234``.
-        api_token: sent as a Bearer token; default: env ``LM_API_TOKEN`` (or the older
+        base_url: the server, with or without a trailing ``/v1``, or several servers: each
+            request goes to one that has its model (see "Several servers"); default: env
+            ``LMBRIDGE_BASE_URL`` (comma-separated for several), else ``http://localhost:1234``.
+        api_token: sent as a Bearer token, or a mapping from server URL to token (servers not
+            in it get none); default: env ``LM_API_TOKEN`` (or the older
             ``LMSTUDIO_API_TOKEN``). Never shown in reprs, logs or errors.
         timeout: seconds (the read timeout: the longest wait for the next byte) or an
             ``httpx.Timeout``. Default: connect 5 s, read 600 s.
@@ -96,13 +90,17 @@ class Bridge(EndpointCalls):
             Bridge loaded to be free, unloads it and loads again (see "Model lifecycle");
             ``"raise"``: :class:`~lmbridge.InsufficientMemoryError` at once.
         evict_foreign: let swapping unload models this Bridge did not load.
+        circuit_breaker: per server, stop sending after consecutive connection failures, for a
+            cooldown (``True``: :class:`~lmbridge.CircuitBreaker` defaults; ``False``: off).
+        max_concurrency: the most requests in flight per server (an int, or a mapping from URL
+            to int); more wait in order inside the Bridge. ``None``: no cap.
     """
 
     def __init__(
         self,
-        base_url: str | None = None,
+        base_url: str | Sequence[str] | None = None,
         *,
-        api_token: str | None = None,
+        api_token: str | Mapping[str, str] | None = None,
         timeout: TimeoutArg = None,
         max_retries: int = 2,
         retry_policy: RetryPolicy | None = None,
@@ -120,56 +118,68 @@ class Bridge(EndpointCalls):
         log_content: bool = False,
         on_insufficient_memory: MemoryPolicy = "swap",
         evict_foreign: bool = False,
+        circuit_breaker: bool | CircuitBreaker = True,
+        max_concurrency: int | Mapping[str, int] | None = None,
     ) -> None:
+        urls = server_urls(base_url)
         self._usage = UsageTracker()
-        tracer = otel_tracer(normalize_base_url(base_url)) if instrument else None
+        tracer = otel_tracer(urls[0]) if instrument else None
         self._events = EventEmitter(
             hooks=event_hooks,
             listeners=[self._usage.observe],
             tracer=tracer,
             log_content=log_content,
         )
-        token = api_token or os.environ.get("LM_API_TOKEN") or os.environ.get("LMSTUDIO_API_TOKEN")
-        self._http = HTTPTransport(
-            base_url=base_url,
-            api_token=token,
+        if api_token is None:
+            api_token = os.environ.get("LM_API_TOKEN") or os.environ.get("LMSTUDIO_API_TOKEN")
+        self.lms = LmsCli(path=lms_path)
+        """The ``lms`` CLI runner this Bridge uses (only for a server on this machine)."""
+        servers = build_servers(
+            urls,
+            api_token=api_token,
+            circuit_breaker=circuit_breaker,
+            max_concurrency=max_concurrency,
+            lms=self.lms,
+            events=self._events,
             timeout=merge_timeout(DEFAULT_TIMEOUT, timeout),
             retry=retry_policy or RetryPolicy(max_retries=max_retries),
             http_client=http_client,
             transport=transport,
             max_body_bytes=max_body_bytes,
-            events=self._events,
-        )
-        self.lms = LmsCli(path=lms_path)
-        """The ``lms`` CLI runner this Bridge uses."""
-        self.models = ModelManager(
-            rest=self._http,
-            lms=self.lms,
             auto_load=auto_load,
             listing_ttl=listing_ttl,
             confirm_ttl=confirm_ttl,
             load_timeout=load_timeout,
-            events=self._events,
             on_insufficient_memory=on_insufficient_memory,
             evict_foreign=evict_foreign,
         )
-        """Model lifecycle: ``list``, ``loaded``, ``get``, ``ensure_loaded``, ``unload``."""
-        self._calls = ModelCalls(http=self._http, models=self.models, events=self._events)
+        self._router = Router(servers)
+        self._http = servers[0].http
+        self.models = BridgeModels(self._router)
+        """Model lifecycle over every server: ``list``, ``loaded``, ``get``, ``ensure_loaded``,
+        ``unload``, ``download``."""
         self._mismatch = MismatchWarnings(enabled=warn_on_model_mismatch)
-        self._context = ContextGuard(http=self._http, models=self.models)
 
     @property
     def base_url(self) -> str:
-        """The server's root URL (without ``/v1``)."""
+        """The (first) server's root URL (without ``/v1``)."""
         return self._http.base_url
 
     @property
     def http(self) -> HTTPTransport:
-        """The transport: raw JSON requests to any path of the server."""
+        """The (first) server's transport: raw JSON requests to any path of that server."""
         return self._http
 
+    @property
+    def servers(self) -> list[ServerStatus]:
+        """Each server as it stands now: ``url``, ``state`` (``"up"``, ``"down"``,
+        ``"probing"``), requests ``in_flight`` and ``waiting``, ``loaded`` model keys."""
+        return [server.status() for server in self._router.servers]
+
     def __repr__(self) -> str:
-        return f"Bridge({self.base_url!r})"  # the transport took any password out of it
+        # The transports took any password out of the URLs.
+        urls = [server.url for server in self._router.servers]
+        return f"Bridge({urls[0]!r})" if len(urls) == 1 else f"Bridge({urls!r})"
 
     def usage(self) -> Mapping[str, ModelUsage]:
         """Per model since this Bridge was made: calls, tokens, speed, loads, heals."""
@@ -187,8 +197,9 @@ class Bridge(EndpointCalls):
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the connection pool (a user-supplied ``http_client`` is left open)."""
-        await self._http.aclose()
+        """Close the connection pools (a user-supplied ``http_client`` is left open)."""
+        for server in self._router.servers:
+            await server.http.aclose()
 
     # --- chat ----------------------------------------------------------------------------
 
@@ -241,18 +252,23 @@ class Bridge(EndpointCalls):
         """
         messages, images = await self._with_images(model, messages, options)
         body = chat_body(model, messages, response_format=response_format, options=options)
-        url = self._http.url(_CHAT)
-        async with self._context.fitted(model, body, options.get("fit"), url=url) as (body, window):
-            validation = self._validation(model, body, response_format, options)
-            name, completion, timing = await self._images_refused(
-                self._calls.post(
-                    _CHAT, body, ChatCompletion, model=model, kind="llm", options=options
-                ),
-                model,
-                images,
-            )
-            window = await self._context.settle(window, name)
-        result = timed(result_from_completion(completion, sent_model=name, url=url), timing)
+
+        async def on(server: Server) -> tuple[ChatResult[Any], StructuredRetry, PromptWindow]:
+            url = server.http.url(_CHAT)
+            async with server.context.fitted(model, body, options.get("fit"), url=url) as fitted:
+                sent, window = fitted
+                validation = self._validation(server, model, sent, response_format, options)
+                post = server.calls.post(
+                    _CHAT, sent, ChatCompletion, model=model, kind="llm", options=options
+                )
+                name, completion, timing = await self._images_refused(post, model, images)
+                window = await server.context.settle(window, name)
+            result = result_from_completion(completion, sent_model=name, url=url)
+            return timed(result, timing, server=server.url), validation, window
+
+        # Validation re-asks go to the same server, outside the routing: a reply came, so a
+        # failure now must not send the first request again elsewhere.
+        result, validation, window = await self._router.run(model, on)
         return window.finish(await validation.finish(result))
 
     @asynccontextmanager
@@ -278,105 +294,56 @@ class Bridge(EndpointCalls):
         messages, images = await self._with_images(model, messages, options)
         body = chat_body(model, messages, response_format=response_format, options=options)
         timeout, max_retries = options.get("timeout"), options.get("max_retries")
-        url = self._http.url(_CHAT)
         observed = observe_call(
             self._events, operation="chat", model=model, path=_CHAT, stream=True, body=body
         )
         async with observed as call, AsyncExitStack() as stack:
-            fitted = self._context.fitted(model, body, options.get("fit"), url=url)
-            body, window = await stack.enter_async_context(fitted)
-            # Re-asks after a reply that does not validate are sent without streaming.
-            validation = self._validation(model, body, response_format, options)
-            body = {**body, "stream": True, "stream_options": {"include_usage": True}}
 
-            async def open_stream(name: str) -> tuple[str, Any]:
-                call.sending(name)
-                events = await stack.enter_async_context(
-                    self._http.stream_events(
-                        _CHAT,
-                        {**body, "model": name},
-                        model=name,
-                        timeout=timeout,
-                        max_retries=max_retries,
-                    )
+            async def open_on(server: Server) -> ChatStream[Any]:
+                url = server.http.url(_CHAT)
+                # What one server's attempt opens; handed to `stack` once the stream is open,
+                # closed here if this server cannot be reached (and the next one is tried).
+                async with AsyncExitStack() as attempt:
+                    fitted = server.context.fitted(model, body, options.get("fit"), url=url)
+                    sent, window = await attempt.enter_async_context(fitted)
+                    # Re-asks after a reply that does not validate are sent without streaming.
+                    validation = self._validation(server, model, sent, response_format, options)
+                    sent = {**sent, "stream": True, "stream_options": {"include_usage": True}}
+
+                    async def open_stream(name: str) -> tuple[str, Any]:
+                        call.sending(name)
+                        opening = server.http.stream_events(
+                            _CHAT,
+                            {**sent, "model": name},
+                            model=name,
+                            timeout=timeout,
+                            max_retries=max_retries,
+                        )
+                        return name, await attempt.enter_async_context(opening)
+
+                    guarded = server.calls.guarded(model, "llm", open_stream, hold=attempt)
+                    name, events = await self._images_refused(guarded, model, images)
+                    window = await server.context.settle(window, name)
+                    stack.push_async_exit(attempt.pop_all())
+                return ChatStream(
+                    events,
+                    sent_model=name,
+                    url=url,
+                    response_format=response_format,
+                    mismatch=self._mismatch,
+                    observer=call,
+                    window=window,
+                    validation=validation,
+                    server=server.url,
                 )
-                return name, events
 
-            guarded = self._calls.guarded(model, "llm", open_stream, hold=stack)
-            name, events = await self._images_refused(guarded, model, images)
-            window = await self._context.settle(window, name)
-            stream: ChatStream[Any] = ChatStream(
-                events,
-                sent_model=name,
-                url=url,
-                response_format=response_format,
-                mismatch=self._mismatch,
-                observer=call,
-                window=window,
-                validation=validation,
-            )
+            stream = await self._router.run(model, open_on, hold=stack)
             try:
                 yield stream
             finally:
                 await stream.aclose()
 
     # --- other endpoints -------------------------------------------------------------------
-
-    async def respond(
-        self,
-        model: str,
-        input: str | Sequence[Mapping[str, Any]],
-        *,
-        previous_response_id: str | None = None,
-        instructions: str | None = None,
-        tools: Sequence[Mapping[str, Any]] | None = None,
-        reasoning_effort: Literal["low", "medium", "high"] | None = None,
-        temperature: float | None = None,
-        max_output_tokens: int | None = None,
-        fit: FitMode | None = None,
-        response_format: ResponseFormat | None = None,
-        validation_retries: int = DEFAULT_VALIDATION_RETRIES,
-        **options: Unpack[RequestOptions],
-    ) -> ResponseResult:
-        """Use the stateful Responses API (``POST /v1/responses``, LM Studio 0.3.29+).
-
-        Pass the returned ``id`` as ``previous_response_id`` to continue. ``tools`` may be in
-        chat format (``{"type": "function", "function": {...}}``): they are flattened to the
-        format this endpoint requires. ``response_format`` and ``validation_retries`` work as
-        in :meth:`chat` (``parsed`` holds the object); a reply in plain prose raises
-        :class:`~lmbridge.StructuredOutputIgnoredError` (some LM Studio versions ignore the
-        schema here). ``fit`` works as in :meth:`chat` on ``input`` (with a
-        ``previous_response_id``, the server's history is not counted). ``options``:
-        ``timeout``, ``max_retries``, ``extra_body`` (see :class:`~lmbridge.RequestOptions`).
-        """
-        body = build_responses_body(
-            model,
-            input,
-            previous_response_id=previous_response_id,
-            instructions=instructions,
-            tools=tools,
-            reasoning_effort=reasoning_effort,
-            temperature=temperature,
-            max_output_tokens=max_output_tokens,
-            extra_body=options.get("extra_body"),
-            response_format=response_format,
-        )
-        url = self._http.url("/v1/responses")
-        body = await self._context.prepare_response(model, body, fit, url=url)
-        model, parsed, timing = await self._calls.post(
-            "/v1/responses", body, ResponseObject, model=model, kind="llm", options=options
-        )
-        self._mismatch.check(model, parsed.model)
-        result = timed(result_from_response(parsed, sent_model=model), timing)
-        if response_format is None:
-            return result
-        return await self._structured_response(
-            result,
-            body,
-            response_format=response_format,
-            validation_retries=validation_retries,
-            options=options,
-        )
 
     async def count_tokens(
         self,
@@ -387,7 +354,9 @@ class Bridge(EndpointCalls):
     ) -> TokenCount:
         """The prompt's tokens (exact where the server can count, else an estimate that learns)
         and the **loaded** context window it must fit; see the "Context windows" docs page."""
-        return await self._context.count_tokens(model, messages, tools)
+        return await self._router.run(
+            model, lambda server: server.context.count_tokens(model, messages, tools)
+        )
 
     # --- agents ----------------------------------------------------------------------------
 

@@ -40,7 +40,11 @@ ALLOWED: dict[str, set[str]] = {
     # Fitting prompts into the loaded context window: on the transport, the chat model and the
     # model manager, below the Bridge.
     "context": {"jsonparse", "errors", "transport", "chat", "lifecycle", "display", "events"},
+    # Several servers: each server's parts, routing and failover, and `bridge.models` over them,
+    # on the call path and the context guard, below the Bridge.
+    "servers": {"errors", "transport", "lifecycle", "calls", "context", "display", "events"},
     "bridge": {
+        "servers",
         "jsonparse",
         "errors",
         "transport",
@@ -54,8 +58,18 @@ ALLOWED: dict[str, set[str]] = {
         "endpoints",
     },
     # The facade's other calls (embeddings, completions, streamed responses), which Bridge inherits.
-    "endpoints": {"jsonparse", "errors", "transport", "chat", "lifecycle", "events", "calls"},
-    "sync": {"errors", "transport", "chat", "lifecycle", "agent", "context", "bridge", "events"},
+    "endpoints": {"jsonparse", "errors", "transport", "chat", "lifecycle", "events", "servers"},
+    "sync": {
+        "errors",
+        "transport",
+        "chat",
+        "lifecycle",
+        "agent",
+        "context",
+        "bridge",
+        "events",
+        "servers",
+    },
     "terminal": set(),
     "demo": {"errors", "transport", "chat", "lifecycle", "bridge", "terminal", "testing"},
     # The MCP server sits on top, beside the demo: it serves the whole library to MCP hosts.
@@ -94,6 +108,7 @@ ALLOWED: dict[str, set[str]] = {
         "bridge",
         "sync",
         "display",
+        "servers",
     },
     "testing": set(),
 }

@@ -10,6 +10,7 @@ one event means (:meth:`EventStream._handle`) and how the result is built.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator
 from typing import Any, Generic, TypeVar
 
@@ -36,11 +37,18 @@ class EventStream(Generic[R]):
         source: batches of server-sent events, one batch per network read.
         sent_model: the model name the request carried.
         url: the endpoint, for errors.
+        server: the root URL of the server streaming it, for the result's ``server``.
     """
 
     def __init__(
-        self, source: AsyncIterator[list[ServerSentEvent]], *, sent_model: str, url: str
+        self,
+        source: AsyncIterator[list[ServerSentEvent]],
+        *,
+        sent_model: str,
+        url: str,
+        server: str | None = None,
     ) -> None:
+        self._server = server
         self._source = source
         self.sent_model = sent_model
         self._url = url
@@ -174,7 +182,10 @@ class EventStream(Generic[R]):
                     model=self.sent_model,
                 )
             try:
-                self._result = await self._finish(self._build())
+                result = await self._finish(self._build())
+                if self._server is not None:
+                    result = dataclasses.replace(result, server=self._server)  # type: ignore[type-var]
+                self._result = result
             except errors.LMBridgeError as exc:
                 self._error = exc  # raised again by a second call, not recomputed
                 raise

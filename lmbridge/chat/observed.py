@@ -36,9 +36,11 @@ R = TypeVar("R", ChatResult[Any], CompletionResult, EmbeddingResult, ResponseRes
 _content_log = logging.getLogger("lmbridge.content")
 
 
-def timed(result: R, timing: Timing) -> R:
-    """``result`` with its ``timing``."""
-    return dataclasses.replace(result, timing=timing)
+def timed(result: R, timing: Timing, *, server: str | None = None) -> R:
+    """``result`` with its ``timing`` (and, when given, the ``server`` that answered)."""
+    if server is None:
+        return dataclasses.replace(result, timing=timing)
+    return dataclasses.replace(result, timing=timing, server=server)
 
 
 def _reasons(result: object) -> tuple[str, ...]:

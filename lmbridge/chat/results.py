@@ -121,6 +121,7 @@ class ChatResult(_ModelNames, Generic[T]):
         stats: LM Studio's generation stats, when present.
         raw: the validated response (for streams, one assembled from the chunks).
         timing: how long the call took (:class:`~lmbridge.Timing`), measured client-side.
+        server: the root URL of the server that answered (``bridge.servers`` lists them).
         context: how full the model's context window was after this call (``87% of 4096``),
             when its loaded context length is known; ``usage`` stays what the server said.
     """
@@ -137,6 +138,8 @@ class ChatResult(_ModelNames, Generic[T]):
     raw: ChatCompletion | None = field(default=None, repr=False)
     # Stamped by the Bridge as the call ends; not compared: two equal answers differ in time.
     timing: Timing = field(default_factory=Timing, repr=False, compare=False)
+    # The server that answered (a Bridge may route to several); not compared, like timing.
+    server: str | None = field(default=None, repr=False, compare=False)
     context: ContextUsage | None = None
 
     @property
@@ -185,7 +188,8 @@ class ChatResult(_ModelNames, Generic[T]):
 
 @dataclass(frozen=True)
 class CompletionResult(_ModelNames):
-    """The outcome of a legacy ``/v1/completions`` call."""
+    """The outcome of a legacy ``/v1/completions`` call (``server``: the root URL of the server
+    that answered)."""
 
     text: str
     finish_reason: str | None
@@ -195,6 +199,8 @@ class CompletionResult(_ModelNames):
     raw: TextCompletion | None = field(default=None, repr=False)
     # Stamped by the Bridge as the call ends; not compared: two equal answers differ in time.
     timing: Timing = field(default_factory=Timing, repr=False, compare=False)
+    # The server that answered (a Bridge may route to several); not compared, like timing.
+    server: str | None = field(default=None, repr=False, compare=False)
 
     @property
     def truncated(self) -> bool:
@@ -214,7 +220,8 @@ class CompletionResult(_ModelNames):
 
 @dataclass(frozen=True)
 class EmbeddingResult(_ModelNames):
-    """Embedding vectors in input order; iterating the result yields the vectors."""
+    """Embedding vectors in input order; iterating the result yields the vectors (``server``:
+    the root URL of the server that answered)."""
 
     vectors: list[list[float]]
     model: str | None
@@ -223,6 +230,8 @@ class EmbeddingResult(_ModelNames):
     raw: EmbeddingResponse | None = field(default=None, repr=False)
     # Stamped by the Bridge as the call ends; not compared: two equal answers differ in time.
     timing: Timing = field(default_factory=Timing, repr=False, compare=False)
+    # The server that answered (a Bridge may route to several); not compared, like timing.
+    server: str | None = field(default=None, repr=False, compare=False)
 
     def __iter__(self) -> Iterator[list[float]]:
         return iter(self.vectors)
@@ -272,6 +281,7 @@ class ResponseResult(_ModelNames):
         output: the raw output items.
         usage: the usage object as the server sent it.
         parsed: the reply parsed into ``response_format``, if one was given.
+        server: the root URL of the server that answered.
     """
 
     id: str
@@ -285,6 +295,8 @@ class ResponseResult(_ModelNames):
     raw: ResponseObject | None = field(default=None, repr=False)
     # Stamped by the Bridge as the call ends; not compared: two equal answers differ in time.
     timing: Timing = field(default_factory=Timing, repr=False, compare=False)
+    # The server that answered (a Bridge may route to several); not compared, like timing.
+    server: str | None = field(default=None, repr=False, compare=False)
     parsed: Any = None
 
     def __repr__(self) -> str:

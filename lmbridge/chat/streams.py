@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -67,6 +68,7 @@ class ChatStream(Generic[T]):
             result's ``context`` and learns from its usage.
         validation: validates the finished reply and re-asks (without streaming) when it does
             not validate; without it the reply is parsed once.
+        server: the root URL of the server streaming it, for the result's ``server``.
     """
 
     def __init__(
@@ -80,7 +82,9 @@ class ChatStream(Generic[T]):
         observer: CallObserver | None = None,
         window: PromptWindow | None = None,
         validation: StructuredRetry | None = None,
+        server: str | None = None,
     ) -> None:
+        self._server = server
         self._source = source
         self._chunks = chat_chunk_adapter()
         self._observer = observer
@@ -250,6 +254,8 @@ class ChatStream(Generic[T]):
                 result = self._window.finish(result)
             if self._observer is not None:
                 result = self._observer.complete(result)
+            if self._server is not None:
+                result = dataclasses.replace(result, server=self._server)
             self._result = result
         return self._result
 

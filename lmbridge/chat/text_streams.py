@@ -26,8 +26,16 @@ class CompletionStream(EventStream[CompletionResult]):
     :class:`~lmbridge.UsageReport` events, then ``await stream.result()`` for the
     :class:`~lmbridge.CompletionResult` ``complete()`` returns."""
 
-    def __init__(self, source: Any, *, sent_model: str, url: str, mismatch: MismatchWarnings):
-        super().__init__(source, sent_model=sent_model, url=url)
+    def __init__(
+        self,
+        source: Any,
+        *,
+        sent_model: str,
+        url: str,
+        mismatch: MismatchWarnings,
+        server: str | None = None,
+    ):
+        super().__init__(source, sent_model=sent_model, url=url, server=server)
         self._mismatch = mismatch
         self._text: list[str] = []
         self._finish_reason: str | None = None
@@ -94,8 +102,9 @@ class ResponseStream(EventStream[ResponseResult]):
         url: str,
         mismatch: MismatchWarnings,
         validation: Callable[[ResponseResult], Awaitable[ResponseResult]] | None = None,
+        server: str | None = None,
     ) -> None:
-        super().__init__(source, sent_model=sent_model, url=url)
+        super().__init__(source, sent_model=sent_model, url=url, server=server)
         self._mismatch = mismatch
         self._text: list[str] = []
         self._final: ResponseObject | None = None

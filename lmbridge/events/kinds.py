@@ -204,15 +204,15 @@ class Swap:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CircuitChanged:
-    """A circuit breaker changed state (``"closed"``, ``"open"``, ``"half_open"``).
-
-    Not emitted yet: defined for the circuit breaker to come, so hooks can be written now.
-    """
+    """A server's circuit breaker changed state: ``"open"`` after consecutive connection
+    failures (requests skip the server), ``"half_open"`` when one request probes it after the
+    cooldown, ``"closed"`` when it answers again. ``model`` is the request's that caused it."""
 
     model: str | None
     state: Literal["closed", "open", "half_open"]
     previous: Literal["closed", "open", "half_open"]
     reason: str
+    server: str | None = None
     time: float = field(default_factory=_now)
     kind: Literal["circuit"] = "circuit"
 

@@ -73,7 +73,7 @@ def log_event(event: Event) -> None:
         models.info("swapped %s in for %s: %s", event.model, event.previous, event.reason)
     elif isinstance(event, CircuitChanged):
         circuit.warning(
-            "circuit for %s %s -> %s: %s", event.model, event.previous, event.state, event.reason
+            "circuit for %s %s -> %s: %s", event.server, event.previous, event.state, event.reason
         )
     elif isinstance(event, ToolCallFinished):
         agent.debug(

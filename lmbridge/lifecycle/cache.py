@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from lmbridge.lifecycle.listing import Lister
-from lmbridge.lifecycle.parsers import Listing, instance_from_lms
+from lmbridge.lifecycle.parsers import Listing, instance_from_lms, on_server
 from lmbridge.lifecycle.singleflight import SingleFlight
 from lmbridge.lifecycle.types import ListingSource, LoadedInstance, RequestKind
 
@@ -79,7 +79,7 @@ class StateCache:
         """The current listing: the cached one while younger than ``listing_ttl``."""
         if self._listing is not None and self._fresh(self._listing):
             return self._listing[1]
-        current, listing = await self._read("listing", self._lister.fetch)
+        current, listing = await self._read("listing", self._fetch)
         if current:
             self._listing = (self._clock(), listing)
         self._seen(listing.instances)
@@ -157,5 +157,9 @@ class StateCache:
         result: T = await self._reads.run((what, generation), job)
         return generation == self._generation, result
 
+    async def _fetch(self) -> Listing:
+        return on_server(await self._lister.fetch(), self._server.rest.base_url)
+
     async def _ps(self) -> list[LoadedInstance]:
-        return [instance_from_lms(row) for row in await self._server.lms.ps()]
+        server = self._server.rest.base_url
+        return [instance_from_lms(row, server=server) for row in await self._server.lms.ps()]

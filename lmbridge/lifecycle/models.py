@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Literal
 from lmbridge.display.progress import progress_display
 from lmbridge.errors import (
     ModelNotFoundError,
+    ModelNotLoadedError,
 )
 from lmbridge.events import EventEmitter, ModelUnloaded
 from lmbridge.lifecycle.cache import StateCache
@@ -49,7 +50,14 @@ if TYPE_CHECKING:
     from lmbridge.lifecycle.lms import LmsCli
     from lmbridge.lifecycle.server import RestAPI
 
-__all__ = ["ModelManager", "ProgressCallback", "RequestKind"]
+__all__ = ["ModelManager", "Placement", "ProgressCallback", "RequestKind"]
+
+Placement = Literal["loaded", "listed", "downloaded", "unlisted", "absent"]
+"""Where a model stands on one server, for routing between servers: ``"loaded"`` (it has an
+instance), ``"listed"`` (listed by a source that cannot show state, such as llama.cpp's or
+vLLM's ``/v1/models``: served, as far as one can tell), ``"downloaded"`` (not loaded),
+``"unlisted"`` (the listing is not known to be complete: the server may still have it) or
+``"absent"`` (the complete listing does not have it)."""
 
 
 class ModelManager(RequestPath):
@@ -334,6 +342,24 @@ class ModelManager(RequestPath):
         for name in unloaded:
             await self._events.emit(ModelUnloaded(model=name))
         return unloaded
+
+    async def placement(self, name: str) -> Placement:
+        """Where ``name`` stands on this server (see :data:`Placement`), from a listing no older
+        than ``listing_ttl``, or without I/O when a recent request confirmed it loaded."""
+        if self._cache.confirmed(name, "llm") or self._cache.confirmed(name, "embedding"):
+            return "loaded"
+        listing = await self._cache.listing()
+        try:
+            resolved = await self._resolver.resolve(name, listing)
+        except ModelNotLoadedError:
+            return "unlisted"
+        except ModelNotFoundError as exc:
+            if "ambiguous" in exc.message:
+                raise
+            return "absent" if listing.complete else "unlisted"
+        if not listing.shows_state:
+            return "listed"
+        return "loaded" if resolved.model.instances else "downloaded"
 
     async def lms_status(self) -> tuple[bool, str | None]:
         """Whether ``lms`` is used for this server, and if not although it was found, why.

@@ -8,6 +8,7 @@ adds some still parses.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -336,7 +337,21 @@ def _info_from_lms(row: LmsModel, instances: list[LoadedInstance]) -> ModelInfo:
     )
 
 
-def instance_from_lms(row: LmsInstance) -> LoadedInstance:
+def on_server(listing: Listing, server: str) -> Listing:
+    """``listing`` with every model and instance saying which server listed it."""
+    models = tuple(
+        model.model_copy(
+            update={
+                "server": server,
+                "instances": [i.model_copy(update={"server": server}) for i in model.instances],
+            }
+        )
+        for model in listing.models
+    )
+    return dataclasses.replace(listing, models=models)
+
+
+def instance_from_lms(row: LmsInstance, *, server: str | None = None) -> LoadedInstance:
     """One ``lms ps --json`` row as a :class:`LoadedInstance` (an unknown status becomes ``None``)."""
     status: Any = row.status if row.status in _STATUSES else None
     config = {
@@ -354,6 +369,7 @@ def instance_from_lms(row: LmsInstance) -> LoadedInstance:
         ttl=None if row.ttl_ms is None else row.ttl_ms / 1000,
         device=row.device_identifier,
         load_config=config or None,
+        server=server,
     )
 
 

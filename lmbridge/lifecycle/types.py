@@ -93,6 +93,7 @@ class LoadedInstance(_Frozen):
             ``context_length``, ``eval_batch_size``, ``parallel``, ``flash_attention``,
             ``num_experts``, ``offload_kv_cache_to_gpu``; from ``lms ps``: ``context_length`` and
             ``parallel``); ``None`` when the source reports none.
+        server: the root URL of the server it is loaded on (a Bridge may route to several).
     """
 
     identifier: str
@@ -104,6 +105,7 @@ class LoadedInstance(_Frozen):
     ttl: float | None = None
     device: str | None = None
     load_config: dict[str, Any] | None = None
+    server: str | None = None
 
     @property
     def busy(self) -> bool:
@@ -146,6 +148,7 @@ class ModelInfo(_Frozen):
         reasoning_options: the reasoning settings the model takes (``"off"``, ``"on"``, ``"low"``,
             ``"medium"``, ``"high"``), as REST v1 lists them; empty when the source does not say.
         reasoning_default: the setting it uses when a request names none, ``None`` when unknown.
+        server: the root URL of the server that listed it (a Bridge may route to several).
     """
 
     key: str
@@ -164,6 +167,7 @@ class ModelInfo(_Frozen):
     device: str | None = None
     reasoning_options: tuple[str, ...] = ()
     reasoning_default: str | None = None
+    server: str | None = None
 
     @property
     def loaded(self) -> bool:

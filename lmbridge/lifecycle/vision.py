@@ -9,15 +9,26 @@ server answer; :func:`vision_error_from_server` then turns llama.cpp's answer in
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import Protocol
 
 from lmbridge.errors import APIStatusError, LMBridgeError, WrongModelTypeError
 from lmbridge.lifecycle.types import ModelInfo
 
-if TYPE_CHECKING:
-    from lmbridge.lifecycle.models import ModelManager
+__all__ = ["Listings", "check_vision", "sees", "vision_error_from_server"]
 
-__all__ = ["check_vision", "sees", "vision_error_from_server"]
+
+class Listings(Protocol):
+    """What the check reads: one server's model manager, or ``bridge.models`` over several."""
+
+    async def get(self, name: str) -> ModelInfo:
+        """The model ``name`` means."""
+        ...
+
+    async def list(self) -> Sequence[ModelInfo]:
+        """The downloaded models."""
+        ...
+
 
 # What llama-server says when a model without a projector (mmproj) is sent an image (HTTP 500):
 # "image input is not supported - hint: if this is unexpected, you may need to provide the mmproj".
@@ -33,7 +44,7 @@ def sees(model: ModelInfo) -> bool | None:
     return None
 
 
-async def check_vision(models: ModelManager, model: str) -> None:
+async def check_vision(models: Listings, model: str) -> None:
     """Raise :class:`WrongModelTypeError` if the listing says ``model`` cannot see.
 
     A model the listing does not know, or a listing that does not say, passes: the request path

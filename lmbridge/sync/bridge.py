@@ -13,8 +13,8 @@ from typing_extensions import Self
 
 from lmbridge.bridge import Bridge
 from lmbridge.events import ModelUsage
-from lmbridge.lifecycle.models import ModelManager
 from lmbridge.lifecycle.types import ListingSource
+from lmbridge.servers import BridgeModels, ServerStatus
 from lmbridge.sync.blocking import Proxy, blocking, blocking_stream, same_init
 from lmbridge.sync.runner import LoopThread
 
@@ -23,32 +23,32 @@ __all__ = ["SyncBridge", "SyncModels"]
 _numbers = itertools.count(1)
 
 
-class SyncModels(Proxy[ModelManager]):
-    """``bridge.models`` of a :class:`SyncBridge`: the :class:`~lmbridge.ModelManager` methods
+class SyncModels(Proxy[BridgeModels]):
+    """``bridge.models`` of a :class:`SyncBridge`: the :class:`~lmbridge.BridgeModels` methods
     without ``await`` (``list``, ``loaded``, ``get``, ``ensure_loaded``, ``download``,
     ``unload``)."""
 
-    def __init__(self, target: ModelManager, loop: LoopThread, owner: SyncBridge) -> None:
+    def __init__(self, target: BridgeModels, loop: LoopThread, owner: SyncBridge) -> None:
         self._target = target
         self._loop = loop
         # Keeps the SyncBridge (and so its loop) alive while its models are in use, e.g. in
         # `SyncBridge().models.list()`, where nothing else refers to it.
         self._owner = owner
 
-    list = blocking(ModelManager.list)
-    loaded = blocking(ModelManager.loaded)
-    get = blocking(ModelManager.get)
-    ensure_loaded = blocking(ModelManager.ensure_loaded)
-    download = blocking(ModelManager.download)
-    unload = blocking(ModelManager.unload)
+    list = blocking(BridgeModels.list)
+    loaded = blocking(BridgeModels.loaded)
+    get = blocking(BridgeModels.get)
+    ensure_loaded = blocking(BridgeModels.ensure_loaded)
+    download = blocking(BridgeModels.download)
+    unload = blocking(BridgeModels.unload)
 
     @property
     def source(self) -> ListingSource | None:
-        """Where listings come from (see :attr:`ModelManager.source`)."""
+        """Where listings come from (see :attr:`BridgeModels.source`)."""
         return self._target.source
 
     def invalidate(self) -> None:
-        """Forget cached listings and confirmations (see :meth:`ModelManager.invalidate`)."""
+        """Forget cached listings and confirmations (see :meth:`BridgeModels.invalidate`)."""
         self._target.invalidate()
 
 
@@ -109,6 +109,11 @@ class SyncBridge(Proxy[Bridge]):
     def base_url(self) -> str:
         """The server's root URL (without ``/v1``)."""
         return self._target.base_url
+
+    @property
+    def servers(self) -> list[ServerStatus]:
+        """Each server as it stands now (see :attr:`Bridge.servers`)."""
+        return self._target.servers
 
     @property
     def bridge(self) -> Bridge:

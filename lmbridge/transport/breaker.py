@@ -95,7 +95,7 @@ class Circuit:
         if self._opened is None or self.breaker is None:
             return False
         if self._probing or not self._cooled():
-            raise self._error(url, model)
+            raise self.error(url=url, model=model)
         self._probing = True
         return True
 
@@ -124,7 +124,8 @@ class Circuit:
         opened, breaker = self._opened, self.breaker
         return opened is None or breaker is None or breaker.clock() - opened >= breaker.cooldown
 
-    def _error(self, url: str | None, model: str | None) -> errors.CircuitOpenError:
+    def error(self, *, url: str | None = None, model: str | None = None) -> errors.CircuitOpenError:
+        """The error a request held back by the open breaker raises."""
         retry_at = self._opened_wall + (self.breaker.cooldown if self.breaker else 0.0)
         since = time.strftime("%H:%M:%S", time.localtime(self._opened_wall))
         again = time.strftime("%H:%M:%S", time.localtime(retry_at))

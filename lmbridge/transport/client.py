@@ -7,7 +7,7 @@ import os
 import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from typing import Any, TypeVar, overload
+from typing import Any, Literal, TypeVar, overload
 
 import anyio
 import httpx
@@ -15,10 +15,10 @@ import pydantic_core
 from pydantic import BaseModel
 
 from lmbridge import errors
-from lmbridge.events import EventEmitter
+from lmbridge.events import CircuitChanged, EventEmitter
 from lmbridge.jsonparse import JSONParseError, parse_json
 from lmbridge.transport.bodies import not_an_event_stream, read_body
-from lmbridge.transport.breaker import Circuit, CircuitBreaker
+from lmbridge.transport.breaker import Circuit, CircuitBreaker, ServerState
 from lmbridge.transport.classify import error_from_ok_answer, error_from_response, error_only
 from lmbridge.transport.failures import attempt_failure
 from lmbridge.transport.limits import ConcurrencyLimit, Slot
@@ -50,6 +50,12 @@ TimeoutArg = float | httpx.Timeout | None
 _DEFAULT_BASE_URL = "http://localhost:1234"
 
 B = TypeVar("B", bound=BaseModel)
+
+_BREAKER_STATES: dict[ServerState, Literal["closed", "open", "half_open"]] = {
+    "up": "closed",
+    "down": "open",
+    "probing": "half_open",
+}
 
 
 def normalize_base_url(base_url: str | None) -> str:
@@ -225,6 +231,18 @@ class HTTPTransport:
         """The full URL of ``path`` (``"/v1/chat/completions"``) on this server."""
         return self.base_url + path
 
+    async def _circuit_moved(self, previous: ServerState, model: str | None, reason: str) -> None:
+        """Tell observers that the breaker went from ``previous`` to its state now."""
+        await self.events.emit(
+            CircuitChanged(
+                model=model,
+                server=self.base_url,
+                state=_BREAKER_STATES[self.circuit.state],
+                previous=_BREAKER_STATES[previous],
+                reason=reason,
+            )
+        )
+
     # --- requests ----------------------------------------------------------------------------
 
     def _build(self, method: str, path: str, body: Any, timeout: TimeoutArg) -> httpx.Request:
@@ -367,6 +385,8 @@ class HTTPTransport:
                 # Before every attempt: a breaker that opened during this request's retries
                 # stops them (and, with several servers, sends the request elsewhere).
                 probe = self.circuit.admit(url=url, model=model)
+                if probe:
+                    await self._circuit_moved("down", model, "the cooldown is over: probing")
                 began = time.perf_counter()
                 try:
                     response = await self._client.send(request, stream=True, auth=self._auth)
@@ -375,10 +395,13 @@ class HTTPTransport:
                     read = attempt_failure(
                         exc, method=method, base_url=self.base_url, url=url, model=model
                     )
+                    state = self.circuit.state
                     if read.unreachable:
                         self.circuit.failed()
                     elif probe:
                         self.circuit.succeeded()  # it answered something: it is up
+                    if self.circuit.state != state:
+                        await self._circuit_moved(state, model, read.error.message)
                     failure, cause = read.error, exc
                     if not read.retryable:
                         raise failure from exc
@@ -388,6 +411,8 @@ class HTTPTransport:
                     raise
                 else:
                     self.circuit.succeeded()
+                    if probe:
+                        await self._circuit_moved("probing", model, "the server answered")
                     try:
                         if response.status_code < 400:
                             if not stream:

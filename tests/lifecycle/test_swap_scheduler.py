@@ -207,7 +207,9 @@ async def test_diagnose_shows_the_queue_per_model(tmp_path: Path) -> None:
     async with bridge_over(sim, tmp_path, "rest") as bridge:
         await bridge.chat(A14, "hi")
         async with bridge.stream(A14, "long"):
-            error = await bridge.models.diagnose(A14, InsufficientMemoryError("x"))
+            error = await bridge.models.on(bridge.base_url).diagnose(
+                A14, InsufficientMemoryError("x")
+            )
             queue = bridge.models.scheduler.queue()
     assert queue[A14].running == 1 and queue[A14].loaded_here
     assert f"{A14}: 1 running, 0 waiting" in (error.hint or "")
