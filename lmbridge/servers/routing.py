@@ -105,6 +105,8 @@ class Router:
         server until ``hold`` closes (an open stream), else until ``call`` returns.
 
         Errors that pass name their server (``error.server``)."""
+        if len(self.servers) == 1:
+            return await self._on(self.servers[0], call, hold)
         tried: set[Server] = set()
         last: errors.APIConnectionError | None = None
         while True:
@@ -117,27 +119,34 @@ class Router:
             if not order:
                 assert last is not None  # only servers that failed are ever excluded
                 raise last
-            server = order[0]
-            server.active += 1
-            held = False
             try:
-                result = await call(server)
-                if hold is not None:
-                    hold.callback(_finished, server)
-                    held = True
-                return result
-            except errors.LMBridgeError as exc:
-                if exc.server is None:
-                    exc.server = server.url
-                if not isinstance(exc, errors.APIConnectionError) or exc.sent:
+                return await self._on(order[0], call, hold)
+            except errors.APIConnectionError as exc:
+                if exc.sent:
                     raise
-                if len(self.servers) == 1:
-                    raise
-                tried.add(server)
+                tried.add(order[0])
                 last = exc
-            finally:
-                if not held:
-                    server.active -= 1
+
+    @staticmethod
+    async def _on(
+        server: Server, call: Callable[[Server], Awaitable[T]], hold: AsyncExitStack | None
+    ) -> T:
+        """``await call(server)``, counted as active on it; errors stamped with its URL."""
+        server.active += 1
+        held = False
+        try:
+            result = await call(server)
+            if hold is not None:
+                hold.callback(_finished, server)
+                held = True
+            return result
+        except errors.LMBridgeError as exc:
+            if exc.server is None:
+                exc.server = server.url
+            raise
+        finally:
+            if not held:
+                server.active -= 1
 
     def _nowhere(
         self,
