@@ -8,27 +8,47 @@ first out), and a waiting request that is cancelled leaves the queue without a t
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
 import anyio
 
 __all__ = ["ConcurrencyLimit", "Slot"]
 
 
 class Slot:
-    """One request's place at the server; :meth:`release` (idempotent) gives it up early, e.g.
-    when a stream's body has been read to the end though its block is still open."""
+    """One request's place at the server, held for an ``async with`` block (waiting for it
+    first, if capped); :meth:`release` (idempotent) gives it up early, e.g. when a stream's body
+    has been read to the end though its block is still open.
+
+    A class rather than a generator-based context manager: it is on every request's path."""
+
+    __slots__ = ("_held", "_limit")
 
     def __init__(self, limit: ConcurrencyLimit) -> None:
         self._limit = limit
+        self._held = False
+
+    async def __aenter__(self) -> Slot:
+        limit = self._limit
+        if limit._semaphore is not None:
+            limit.waiting += 1
+            try:
+                await limit._semaphore.acquire()
+            finally:
+                limit.waiting -= 1
+        limit.in_flight += 1
         self._held = True
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.release()
 
     def release(self) -> None:
         """Give the place to the next waiting request (once; later calls do nothing)."""
         if self._held:
             self._held = False
-            self._limit._release()
+            limit = self._limit
+            limit.in_flight -= 1
+            if limit._semaphore is not None:
+                limit._semaphore.release()
 
 
 class ConcurrencyLimit:
@@ -50,23 +70,6 @@ class ConcurrencyLimit:
         """Requests waiting for a place."""
         self._semaphore = anyio.Semaphore(limit) if limit is not None else None
 
-    @asynccontextmanager
-    async def slot(self) -> AsyncIterator[Slot]:
-        """Hold a place for the duration of the block (waiting for one first, if capped)."""
-        if self._semaphore is not None:
-            self.waiting += 1
-            try:
-                await self._semaphore.acquire()
-            finally:
-                self.waiting -= 1
-        self.in_flight += 1
-        slot = Slot(self)
-        try:
-            yield slot
-        finally:
-            slot.release()
-
-    def _release(self) -> None:
-        self.in_flight -= 1
-        if self._semaphore is not None:
-            self._semaphore.release()
+    def slot(self) -> Slot:
+        """A place for one request: ``async with limit.slot() as slot``."""
+        return Slot(self)
