@@ -67,7 +67,11 @@ async def models(bridge: Bridge, args: argparse.Namespace, out: Output) -> int:
         ]
         for model in listing
     ]
-    out.table(["KEY", "TYPE", "SIZE", "CONTEXT", "LOADED"], rows)
+    headers = ["KEY", "TYPE", "SIZE", "CONTEXT", "LOADED"]
+    if len(bridge.servers) > 1:  # --base-url with several URLs: say where each row is
+        headers.append("SERVER")
+        rows = [[*row, model.server or "-"] for row, model in zip(rows, listing, strict=True)]
+    out.table(headers, rows)
     if bridge.models.source == "/v1/models":
         out.note("This server lists names only: types, sizes and load state are unknown (?).")
     return 0
@@ -97,7 +101,11 @@ async def ps(bridge: Bridge, args: argparse.Namespace, out: Output) -> int:
         ]
         for instance in instances
     ]
-    out.table(["IDENTIFIER", "MODEL", "STATUS", "TTL", "CONTEXT"], rows)
+    headers = ["IDENTIFIER", "MODEL", "STATUS", "TTL", "CONTEXT"]
+    if len(bridge.servers) > 1:
+        headers.append("SERVER")
+        rows = [[*row, i.server or "-"] for row, i in zip(rows, instances, strict=True)]
+    out.table(headers, rows)
     return 0
 
 

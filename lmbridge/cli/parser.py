@@ -68,7 +68,8 @@ def _connection_options(*, suppress: bool) -> argparse.ArgumentParser:
         "--base-url",
         metavar="URL",
         default=default,
-        help="the server (default: $LMBRIDGE_BASE_URL, else http://localhost:1234)",
+        help="the server, or several separated by commas "
+        "(default: $LMBRIDGE_BASE_URL, else http://localhost:1234)",
     )
     parent.add_argument(
         "--token", metavar="T", default=default, help="the API token (default: $LM_API_TOKEN)"

@@ -130,3 +130,17 @@ async def test_unload_of_something_not_loaded_is_an_error(cli: CLI) -> None:
     assert run.status == 1
     assert "error: " in run.stderr and "hint: " in run.stderr
     assert_no_traceback(run)
+
+
+async def test_with_several_servers_each_row_says_which(cli: CLI) -> None:
+    other = SimulatedLMStudio(loaded=[GEMMA])
+    async with other.serve() as url:
+        run = await cli("ps", "--base-url", f"{cli.url},{url}")
+        listed = await cli("models", "--json", env={"LMBRIDGE_BASE_URL": f"{cli.url},{url}"})
+    assert run.status == 0, run.stderr
+    lines = run.stdout.splitlines()
+    assert lines[0].split() == ["IDENTIFIER", "MODEL", "STATUS", "TTL", "CONTEXT", "SERVER"]
+    rows = {line.split()[0]: line.split()[-1] for line in lines[2:]}
+    assert rows == {QWEN: cli.url, GEMMA: url}
+    servers = {(row["key"], row["server"]) for row in json.loads(listed.stdout)}
+    assert {(QWEN, cli.url), (GEMMA, url)} <= servers
