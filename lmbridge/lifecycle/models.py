@@ -29,6 +29,7 @@ from lmbridge.events import EventEmitter, ModelUnloaded
 from lmbridge.lifecycle.cache import StateCache
 from lmbridge.lifecycle.checks import check_load_options
 from lmbridge.lifecycle.downloads import Downloader
+from lmbridge.lifecycle.fit import FitCheck
 from lmbridge.lifecycle.lms import ProgressCallback
 from lmbridge.lifecycle.loaders import Loader, LoadOptions
 from lmbridge.lifecycle.request_path import RequestPath
@@ -123,7 +124,11 @@ class ModelManager(RequestPath):
         self._resolver = Resolver(server=self._server)
         self._unloader = Unloader(server=self._server, cache=self._cache, resolver=self._resolver)
         self.scheduler = SwapScheduler(
-            settings=self, cache=self._cache, unloader=self._unloader, events=self._events
+            settings=self,
+            cache=self._cache,
+            unloader=self._unloader,
+            fit=FitCheck(server=self._server, cache=self._cache),
+            events=self._events,
         )
         self._loader = Loader(
             server=self._server,
