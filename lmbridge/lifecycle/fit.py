@@ -11,7 +11,9 @@ once when:
    offload), already ran out of memory when nothing this Bridge may unload was loaded. The record
    holds while every instance it had to fit beside (models this Bridge may not unload) is still
    loaded; when one of them goes, or ``evict_foreign`` lets it be unloaded, the model is tried
-   again. With nothing beside it, it did not fit alone, and that stays known for this Bridge;
+   again. With nothing beside it, it did not fit alone, and that stays known for this Bridge
+   until ``bridge.models.invalidate()`` (LM Studio judges against the memory free at the time,
+   which other programs may have taken);
 2. **the figures say so**: the machine's total memory (``lms runtime survey --json``) is smaller
    than what the model needs: the server's own figure from its out-of-memory message ("requires
    approximately N GB"), else the estimate of ``lms load --estimate-only``, else the file size the
@@ -22,6 +24,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+import anyio
 
 from lmbridge.errors import InsufficientMemoryError, LMBridgeError
 from lmbridge.lifecycle.types import LoadedInstance
@@ -76,6 +80,7 @@ class FitCheck:
         self._learned: dict[LoadShape, _Learned] = {}
         self._total: int | None = None
         self._total_asked = False
+        self._asking = anyio.Lock()
         self._estimates: dict[LoadShape, int | None] = {}
 
     def learn(
@@ -85,6 +90,11 @@ class FitCheck:
         not fit beside ``instances`` (all loaded, none of them unloadable), alone if none."""
         beside = frozenset(i.identifier for i in instances if i.model_key != shape.key)
         self._learned[shape] = _Learned(error=error, beside=beside)
+
+    def forget(self) -> None:
+        """Forget the failures learned (``bridge.models.invalidate()``): the machine may have
+        more memory free now than LM Studio judged at the time."""
+        self._learned.clear()
 
     def learned_any(self) -> bool:
         """Whether any failure is on record (so :meth:`learned` may need a listing)."""
@@ -149,13 +159,15 @@ class FitCheck:
         )
 
     async def _total_memory(self) -> int | None:
-        # Asked once per Bridge: the machine does not change while it runs.
-        if not self._total_asked and await self._server.gate.usable():
-            self._total_asked = True
-            try:
-                self._total = await self._server.lms.total_memory()
-            except LMBridgeError:
-                self._total = None  # an lms without `runtime survey`: the figures stay unknown
+        # Asked once per Bridge (the machine does not change while it runs); concurrent loads
+        # that ran out of memory wait for that one answer rather than go on without it.
+        async with self._asking:
+            if not self._total_asked and await self._server.gate.usable():
+                try:
+                    self._total = await self._server.lms.total_memory()
+                except LMBridgeError:
+                    self._total = None  # an lms without `runtime survey`: figures stay unknown
+                self._total_asked = True
         return self._total
 
     async def _need(

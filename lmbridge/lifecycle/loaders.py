@@ -31,6 +31,7 @@ from lmbridge.errors import (
     ModelNotFoundError,
     ModelNotLoadedError,
     NotFoundError,
+    redact,
 )
 from lmbridge.events import EventEmitter
 from lmbridge.lifecycle.fit import LoadShape
@@ -193,7 +194,7 @@ class Loader:
                 with self._room.loading(resolved.model.key):
                     return await self._load(resolved, options)
             except InsufficientMemoryError as exc:
-                exc.url = exc.url or self._server.rest.base_url
+                exc.url = exc.url or redact(self._server.rest.base_url)  # lms errors have none
                 # Raises when nothing helps, or when the model cannot fit even alone.
                 await self._room.make_room(resolved.model.key, exc, shape=shape)
 

@@ -5,6 +5,7 @@ nor a JIT load of a third model (which the late load would evict in turn)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,10 @@ def chat_models(sim: SimulatedLMStudio, after: int) -> list[str]:
         for r in sim.requests[after:]
         if r.path == "/v1/chat/completions" and isinstance(r.body, dict)
     ]
+
+
+def replying_from(model: str) -> Callable[[dict[str, Any]], Reply]:
+    return lambda body: Reply(f"from {model}")
 
 
 @pytest.mark.parametrize("second", [B12, C8], ids=["evicted-model", "third-model"])
@@ -100,3 +105,32 @@ async def test_no_request_for_another_jit_model_while_an_abandoned_jit_load_may_
 
     assert sim.cut_off == []  # no reply of ours was cut by an eviction
     assert served_at[second] and min(served_at[second]) > 100.0 + LOADING_SECONDS
+
+
+async def test_a_jit_load_cancelled_before_it_was_sent_holds_nothing(tmp_path: Path) -> None:
+    clock = FakeClock()
+    sim = SimulatedLMStudio(
+        models=catalogue(), routes_disabled=["/api/v1"], auto_evict=True, clock=clock
+    )
+    for model in (A14, B12):
+        sim.responder(model, replying_from(model))
+    async with Bridge(transport=sim.transport(), lms_path=no_lms(tmp_path)) as bridge:
+        await bridge.chat(B12, "warm")
+        async with bridge.stream(B12, "long") as stream:  # B12 busy: A14's JIT load must wait
+            before_a = len(sim.requests)
+            async with anyio.create_task_group() as tg:
+                scope = anyio.CancelScope()
+
+                async def chat_a() -> None:
+                    with scope:
+                        await bridge.chat(A14, "cancelled")
+
+                tg.start_soon(chat_a)
+                await anyio.wait_all_tasks_blocked()
+                assert bridge.models.scheduler.queue()[B12].closed  # draining for A14
+                scope.cancel()
+            assert chat_models(sim, before_a) == []  # A14's load never reached the server
+            assert not bridge.models.scheduler.queue()[B12].closed  # nothing left pending
+            assert (await stream.result()).text == f"from {B12}"
+        assert (await bridge.chat(B12, "again")).text == f"from {B12}"  # not wedged
+    assert sim.cut_off == []

@@ -105,6 +105,10 @@ async def test_without_lms_a_model_that_failed_alone_fails_at_once_the_next_time
         assert rest_unloads(sim) == [A14]
         assert len([r for r in sim.requests if r.path == "/api/v1/models/load"]) == loads
         assert loaded_keys(sim) == [A14]
+        bridge.models.invalidate()  # e.g. memory was freed outside LM Studio: try it again
+        with pytest.raises(InsufficientMemoryError):
+            await bridge.chat(HUGE, "after invalidate")
+        assert rest_unloads(sim) == [A14, A14]
     assert raised.value.required_gb == 30.0
     assert "even alone" in str(raised.value)
 
