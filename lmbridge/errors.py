@@ -700,11 +700,12 @@ class LmsError(LMBridgeError):
         stderr: str | None = None,
         hint: str | None = None,
         model: str | None = None,
+        url: str | None = None,
     ) -> None:
         self.command = list(command)
         self.exit_code = exit_code
         self.stderr = excerpt(stderr)  # redacted too: lms may print what it was given
-        super().__init__(message, hint=hint, model=model, body=stderr)
+        super().__init__(message, hint=hint, model=model, body=stderr, url=url)
 
 
 class LmsArgumentError(LmsError, ValueError):
@@ -760,10 +761,17 @@ class InsufficientMemoryError(LmsError):
         stderr: str | None = None,
         hint: str | None = None,
         model: str | None = None,
+        url: str | None = None,
     ) -> None:
         self.required_gb = required_gb
         super().__init__(
-            message, command=command, exit_code=exit_code, stderr=stderr, hint=hint, model=model
+            message,
+            command=command,
+            exit_code=exit_code,
+            stderr=stderr,
+            hint=hint,
+            model=model,
+            url=url,
         )
 
 

@@ -1,4 +1,5 @@
-"""Which load method applies which load option, and loading through LM Studio's native chat.
+"""Which load method applies which load option, loading through LM Studio's native chat, and
+the typed error for a load the server refused (:func:`load_failure`).
 
 The options of :meth:`~lmbridge.lifecycle.models.ModelManager.ensure_loaded` are not all applied by
 every method: ``lms load`` takes ``ttl``, ``context_length``, ``gpu``, ``identifier`` and
@@ -20,7 +21,9 @@ from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING, Any
 
 from lmbridge.errors import (
+    APIStatusError,
     InsufficientMemoryError,
+    LMBridgeError,
     LmsArgumentError,
     LmsNotFoundError,
     ModelNotLoadedError,
@@ -37,6 +40,7 @@ __all__ = [
     "LMS_OPTIONS",
     "REST_OPTIONS",
     "ChatLoadRefused",
+    "load_failure",
     "load_via_chat",
     "no_method_error",
 ]
@@ -166,3 +170,20 @@ def _stream_error(key: str, data: dict[str, Any]) -> ModelNotLoadedError | Insuf
             text, required_gb=float(required.group(1)) if required else None, model=key
         )
     return ModelNotLoadedError(text, model=key, body=str(data))
+
+
+def load_failure(key: str, exc: APIStatusError, *, via: str) -> LMBridgeError:
+    """The typed error for a load the server refused: out of memory (with the figure the message
+    gives, and the URL), or not loaded."""
+    message = f"LM Studio could not load {key!r} through {via}: {exc.message}"
+    if OUT_OF_MEMORY.search(exc.message):
+        required = REQUIRED_GB.search(exc.message)
+        return InsufficientMemoryError(
+            message,
+            required_gb=float(required.group(1)) if required else None,
+            model=key,
+            url=exc.url,
+        )
+    return ModelNotLoadedError(
+        message, model=key, url=exc.url, status_code=exc.status_code, body=exc.body
+    )

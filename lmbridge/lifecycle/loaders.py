@@ -31,17 +31,18 @@ from lmbridge.errors import (
     ModelNotFoundError,
     ModelNotLoadedError,
     NotFoundError,
+    redact,
 )
 from lmbridge.events import EventEmitter
+from lmbridge.lifecycle.fit import LoadShape
 from lmbridge.lifecycle.lms.runner import ProgressCallback, report_progress
 from lmbridge.lifecycle.load_methods import (
     CHAT_OPTIONS,
     JIT_OPTIONS,
     LMS_OPTIONS,
-    OUT_OF_MEMORY,
-    REQUIRED_GB,
     REST_OPTIONS,
     ChatLoadRefused,
+    load_failure,
     load_via_chat,
     no_method_error,
 )
@@ -186,12 +187,16 @@ class Loader:
         # Inside the single flight, so that every caller waiting for this model waits for the swap.
         if self._room is None:
             return await self._load(resolved, options)
+        shape = LoadShape(resolved.model.key, options.context_length, options.gpu)
+        await self._room.check_fits(shape)  # known not to fit: fail before unloading anything
         while True:
             try:
                 with self._room.loading(resolved.model.key):
                     return await self._load(resolved, options)
             except InsufficientMemoryError as exc:
-                await self._room.make_room(resolved.model.key, exc)  # raises when nothing helps
+                exc.url = exc.url or redact(self._server.rest.base_url)  # lms errors have none
+                # Raises when nothing helps, or when the model cannot fit even alone.
+                await self._room.make_room(resolved.model.key, exc, shape=shape)
 
     async def _load(self, resolved: Resolved, options: LoadOptions) -> LoadedInstance:
         model = resolved.model
@@ -390,7 +395,7 @@ class Loader:
         except NotFoundError:
             raise  # a missing route: the caller falls back to another way of loading
         except APIStatusError as exc:
-            raise _load_failure(model.key, exc, via=via) from exc
+            raise load_failure(model.key, exc, via=via) from exc
 
 
 def _guess_type(key: str) -> ModelType:
@@ -435,16 +440,3 @@ def _verify(
             hint="Another JIT load may have evicted it (auto-evict); check LM Studio's log.",
         )
     return found
-
-
-def _load_failure(key: str, exc: APIStatusError, *, via: str) -> LMBridgeError:
-    """The typed error for a load the server refused: out of memory, or not loaded."""
-    message = f"LM Studio could not load {key!r} through {via}: {exc.message}"
-    if OUT_OF_MEMORY.search(exc.message):
-        required = REQUIRED_GB.search(exc.message)
-        return InsufficientMemoryError(
-            message, required_gb=float(required.group(1)) if required else None, model=key
-        )
-    return ModelNotLoadedError(
-        message, model=key, url=exc.url, status_code=exc.status_code, body=exc.body
-    )

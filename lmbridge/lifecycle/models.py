@@ -30,6 +30,7 @@ from lmbridge.events import EventEmitter, ModelUnloaded
 from lmbridge.lifecycle.cache import StateCache
 from lmbridge.lifecycle.checks import check_load_options
 from lmbridge.lifecycle.downloads import Downloader
+from lmbridge.lifecycle.fit import FitCheck
 from lmbridge.lifecycle.lms import ProgressCallback
 from lmbridge.lifecycle.loaders import Loader, LoadOptions
 from lmbridge.lifecycle.request_path import RequestPath
@@ -130,8 +131,13 @@ class ModelManager(RequestPath):
         self._cache = StateCache(server=self._server, settings=self, clock=clock)
         self._resolver = Resolver(server=self._server)
         self._unloader = Unloader(server=self._server, cache=self._cache, resolver=self._resolver)
+        self._fit = FitCheck(server=self._server, cache=self._cache)
         self.scheduler = SwapScheduler(
-            settings=self, cache=self._cache, unloader=self._unloader, events=self._events
+            settings=self,
+            cache=self._cache,
+            unloader=self._unloader,
+            fit=self._fit,
+            events=self._events,
         )
         self._loader = Loader(
             server=self._server,
@@ -371,8 +377,11 @@ class ModelManager(RequestPath):
         return usable, None if usable else self._server.gate.explain()
 
     def invalidate(self) -> None:
-        """Forget cached listings and every confirmation: the next call asks the server again."""
+        """Forget cached listings and every confirmation: the next call asks the server again.
+        Models that ran out of memory before with nothing left to unload are tried again too
+        (after memory was freed outside LM Studio, or its guardrails were changed)."""
         self._cache.invalidate()
+        self._fit.forget()
 
     def forget(self, model: str) -> None:
         """Drop the "loaded" confirmation of ``model`` so the next :meth:`prepare` checks again."""

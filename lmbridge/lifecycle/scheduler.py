@@ -9,7 +9,9 @@ requests each one serves right now, and which requests wait. With that it:
   with ``evict_foreign=True``), *closes* it (its new requests wait instead of starting), waits
   until its requests in flight are done, unloads it and lets the load try again;
 - before a JIT load (LM Studio's auto-evict keeps one JIT model and cuts off its replies), closes
-  and drains the other JIT models this Bridge loaded the same way, so no reply is cut off.
+  and drains the other JIT models this Bridge loaded the same way, so no reply is cut off. A JIT
+  load whose caller gave up goes on in LM Studio: it holds the JIT slot (those models stay
+  closed, no other JIT load starts) until a listing shows it ended, or its time is up.
 
 Requests that find their model closed wait for it to reopen, and then prepare it again (loading it
 back if it was unloaded): requests are served in batches per model, not one swap per request.
@@ -26,16 +28,17 @@ entry, when that task is cancelled; the victim reopens on every exit path.
 from __future__ import annotations
 
 import itertools
-import logging
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING
 
 import anyio
 
 from lmbridge.errors import InsufficientMemoryError, ModelNotLoadedError
 from lmbridge.events import EventEmitter, Swap
+from lmbridge.lifecycle.fit import FitCheck, LoadShape, nothing_to_unload
+from lmbridge.lifecycle.swap_terms import MemoryPolicy, QueueEntry, SwapSettings, log, logger
 from lmbridge.lifecycle.types import LoadedInstance
 
 if TYPE_CHECKING:
@@ -44,56 +47,9 @@ if TYPE_CHECKING:
 
 __all__ = ["MemoryPolicy", "QueueEntry", "SwapScheduler", "SwapSettings", "logger"]
 
-MemoryPolicy = Literal["swap", "raise"]
-"""What a load that runs out of memory does: unload this Bridge's idle models (``"swap"``), or
-raise :class:`~lmbridge.errors.InsufficientMemoryError` at once (``"raise"``)."""
-
-logger = logging.getLogger("lmbridge.models")
-"""Where the scheduler says what it does: waiting for memory and unloading (INFO), loaded (DEBUG)."""
-
-# Every message the scheduler logs, in one place, so that each can become a typed event later
-# (the kinds are the keys, passed as ``extra={"lmbridge_event": kind}``).
-_MESSAGES = {
-    "waiting": "waiting for memory: %s must finish %d request(s) before it is unloaded for %s",
-    "swap": "unloading %s to make room for %s",
-    "jit_wait": "waiting for %s to finish %d request(s): loading %s by JIT would evict it",
-    "loaded": "loaded %s",
-}
-
-
-def _log(kind: str, *args: object) -> None:
-    # A finished load is already an INFO record of the model events (lmbridge.events.logs):
-    # the scheduler's own line about it is detail.
-    level = logging.DEBUG if kind == "loaded" else logging.INFO
-    logger.log(level, _MESSAGES[kind], *args, extra={"lmbridge_event": kind})
-
-
-class SwapSettings(Protocol):
-    """The settings the scheduler reads at every use (the model manager's attributes)."""
-
-    on_insufficient_memory: MemoryPolicy
-    """``"swap"`` or ``"raise"``."""
-    evict_foreign: bool
-    """Whether instances this Bridge did not load may be unloaded to make room."""
-    load_timeout: float
-    """The longest any wait of the scheduler lasts."""
-
-
-@dataclass(frozen=True)
-class QueueEntry:
-    """This Bridge's requests for one loaded instance, as :meth:`SwapScheduler.queue` shows them.
-
-    Attributes:
-        running: requests sent and not answered yet.
-        waiting: requests waiting for the model to be loaded (room being made), or to reopen.
-        closed: whether the instance admits no new request now (it is being swapped out).
-        loaded_here: whether this Bridge loaded it (only those are unloaded to make room).
-    """
-
-    running: int
-    waiting: int
-    closed: bool
-    loaded_here: bool
+# Seconds between listings while an abandoned JIT load may still end, doubling (as the loader).
+_FIRST_POLL = 0.05
+_LONGEST_POLL = 1.0
 
 
 @dataclass
@@ -110,6 +66,8 @@ class SwapScheduler:
         cache: the listings victims are chosen from (fresh ones), and the confirmations to drop
             when a JIT load evicted models.
         unloader: unloads the victims.
+        fit: what is known of whether a model fits: a model known not to fit is refused before
+            any of this Bridge's models is unloaded for it.
     """
 
     def __init__(
@@ -118,9 +76,11 @@ class SwapScheduler:
         settings: SwapSettings,
         cache: StateCache,
         unloader: Unloader,
+        fit: FitCheck,
         events: EventEmitter | None = None,
     ) -> None:
         self._settings = settings
+        self._fit = fit
         self._events = events or EventEmitter()
         self._cache = cache
         self._unloader = unloader
@@ -134,6 +94,9 @@ class SwapScheduler:
         # such a load, and the instance it makes is this Bridge's to unload too.
         self._abandoned: set[str] = set()
         self._loading: dict[str, int] = {}  # model key -> loads of this Bridge running now
+        # Model key of a JIT load this Bridge abandoned while LM Studio goes on with it -> this
+        # Bridge's JIT models its auto-evict will unload when it ends: they stay closed till then.
+        self._pending_jit: dict[str, list[str]] = {}
         self._ticks = itertools.count()
         self._used: dict[str, int] = {}  # identifier -> tick of its last use, for LRU
         self._swaps = 0  # swaps done: a load that failed before the last one may simply retry
@@ -168,7 +131,14 @@ class SwapScheduler:
         """
         try:
             with self.queued(name), anyio.fail_after(self._settings.load_timeout):
-                await self._until(lambda: name not in self._closed)
+                while name in self._closed:
+                    if any(name in others for others in self._pending_jit.values()):
+                        # Closed for a JIT load LM Studio may still finish: nobody else watches
+                        # the server for it (no background task), so this waiter does.
+                        async with self._lock:
+                            await self._settle_abandoned_jit()
+                    else:
+                        await self._changed.wait()
         except TimeoutError as exc:
             raise ModelNotLoadedError(
                 f"A request for {name!r} waited longer than load_timeout="
@@ -222,10 +192,27 @@ class SwapScheduler:
         self._mine[instance.identifier] = _Mine(key=instance.model_key, jit=jit)
         self._abandoned.discard(instance.model_key)
         self._used[instance.identifier] = next(self._ticks)
-        _log("loaded", instance.identifier)
+        log("loaded", instance.identifier)
 
-    async def make_room(self, key: str, error: InsufficientMemoryError) -> None:
-        """After loading ``key`` ran out of memory: unload one instance so the load may be retried.
+    async def check_fits(self, shape: LoadShape) -> None:
+        """Before loading ``shape``: raise at once if a failure this Bridge saw says it does not
+        fit (:meth:`~lmbridge.lifecycle.fit.FitCheck.learned`), instead of unloading for it again.
+
+        Raises:
+            InsufficientMemoryError: it ran out of memory before with nothing left to unload.
+        """
+        if self._fit.learned_any():  # no listing read otherwise: the common case costs nothing
+            self._cache.drop_listings()  # fresh: a model gone since may have made room
+            instances = await self._cache.instances()
+            known = self._fit.learned(shape, instances, evict_foreign=self._settings.evict_foreign)
+            if known is not None:
+                raise known
+
+    async def make_room(
+        self, key: str, error: InsufficientMemoryError, *, shape: LoadShape | None = None
+    ) -> None:
+        """After loading ``key`` (with the settings of ``shape``) ran out of memory: unload one
+        instance so the load may be retried.
 
         Waits (up to ``load_timeout``) until the victim has no request of this Bridge running.
         Returns at once when another swap freed memory since, so the load is retried first.
@@ -233,10 +220,16 @@ class SwapScheduler:
         Raises:
             InsufficientMemoryError: ``error``, when the policy is ``"raise"`` or nothing may be
                 unloaded (the model does not fit even beside the models this Bridge may not
-                touch), or the wait took longer than ``load_timeout``.
+                touch: remembered, see :meth:`check_fits`), or the wait took longer than
+                ``load_timeout``; a new one when the model cannot fit even alone
+                (:meth:`~lmbridge.lifecycle.fit.FitCheck.too_big`), before anything is unloaded.
         """
         if self._settings.on_insufficient_memory == "raise":
             raise error
+        shape = shape or LoadShape(key)
+        too_big = await self._fit.too_big(shape, error)
+        if too_big is not None:
+            raise too_big from error
         swaps_before = self._swaps
         try:
             with anyio.fail_after(self._settings.load_timeout):
@@ -253,7 +246,8 @@ class SwapScheduler:
                             return
                         pending = self._other_loads(key)
                         if not pending:
-                            raise _nothing_to_unload(key, error, self._settings.evict_foreign)
+                            self._fit.learn(shape, error, instances)
+                            raise nothing_to_unload(key, error, self._settings.evict_foreign)
                     # Loads of this Bridge still running may make victims (or fail and free
                     # memory): wait for one to end, without the lock (a JIT load needs it).
                     await self._until(self._loads_changed(key, pending))
@@ -289,7 +283,7 @@ class SwapScheduler:
         self._close([victim])
         try:
             await self._drain([victim], for_key=key, kind="waiting")
-            _log("swap", victim, key)
+            log("swap", victim, key)
             await self._unloader.unload(victim, all_instances=False)
             self._forget(victim)
             self._swaps += 1
@@ -307,7 +301,8 @@ class SwapScheduler:
     async def jit_load(self, key: str) -> AsyncIterator[None]:
         """Around a JIT load of ``key``: the other JIT models this Bridge loaded are closed and
         drained first (auto-evict would unload them, cutting off their replies), and stay closed
-        until the load is over; one JIT load at a time."""
+        until the load is over; one JIT load at a time. A load abandoned while LM Studio goes on
+        with it is over only once it ended there (:meth:`_settle_abandoned_jit`)."""
         try:
             with anyio.fail_after(self._settings.load_timeout):
                 await self._lock.acquire()
@@ -318,34 +313,68 @@ class SwapScheduler:
                 model=key,
                 hint="Raise Bridge(load_timeout=...), or run fewer models at once.",
             ) from exc
+        others: list[str] = []
         try:
-            others = [name for name, mine in self._mine.items() if mine.jit and mine.key != key]
-            self._close(others)
             try:
-                try:
-                    with anyio.fail_after(self._settings.load_timeout):
-                        await self._drain(others, for_key=key, kind="jit_wait")
-                except TimeoutError as exc:
-                    raise ModelNotLoadedError(
-                        f"Loading {key!r} by JIT waited longer than load_timeout="
-                        f"{self._settings.load_timeout:g} s for {', '.join(others)} to finish "
-                        "(auto-evict would cut their replies off).",
-                        model=key,
-                        hint="Raise Bridge(load_timeout=...), or run fewer models at once.",
-                    ) from exc
+                with anyio.fail_after(self._settings.load_timeout):
+                    # An abandoned JIT load still holds the slot: its end would evict this one.
+                    await self._settle_abandoned_jit()
+                    others = [n for n, mine in self._mine.items() if mine.jit and mine.key != key]
+                    self._close(others)
+                    await self._drain(others, for_key=key, kind="jit_wait")
+            except TimeoutError as exc:
+                raise ModelNotLoadedError(
+                    f"Loading {key!r} by JIT waited longer than load_timeout="
+                    f"{self._settings.load_timeout:g} s for another JIT load to end or for "
+                    f"{', '.join(others) or 'the models it evicts'} to finish (auto-evict would "
+                    "cut their replies off).",
+                    model=key,
+                    hint="Raise Bridge(load_timeout=...), or run fewer models at once.",
+                ) from exc
+            try:
                 yield
-                # Auto-evict unloaded them (or, with auto-evict off, they stay and may be used),
-                # so their "loaded" confirmations must go before they reopen: a request sent to
-                # an evicted model would make the server load it back at once.
-                for name in others:
-                    self._forget(name)
-                if others:
-                    self._cache.invalidate()
-                    self._swaps += 1
-            finally:
-                self._reopen(others)
+            except BaseException:
+                if self._cache.abandoned(key) is not None:
+                    # Cancelled or timed out, but LM Studio goes on loading, and its auto-evict
+                    # will unload `others` when it is done: they stay closed until then.
+                    self._pending_jit[key] = others
+                    self._abandoned.add(key)
+                    others = []
+                raise
+            self._evicted(others)
         finally:
+            self._reopen(others)  # on every exit, but for the models an abandoned load holds
             self._lock.release()
+
+    def _evicted(self, names: list[str]) -> None:
+        """A JIT load ended, and auto-evict unloaded ``names`` (or, with auto-evict off, they stay
+        and may be used): their "loaded" confirmations must go before they reopen, since a request
+        sent to an evicted model would make the server load it back at once."""
+        for name in names:
+            self._forget(name)
+        if names:
+            self._cache.invalidate()
+            self._swaps += 1
+
+    async def _settle_abandoned_jit(self) -> None:
+        """Wait (holding the lock) until every abandoned JIT load has ended on the server: its
+        instance is listed, or its time is up (it failed). Then reopen the models it kept closed,
+        forgetting those it evicted; the instance it made is this Bridge's, loaded by JIT."""
+        wait = _FIRST_POLL
+        while self._pending_jit:
+            self._cache.drop_listings()
+            instances = await self._cache.instances()  # a listing showing it ends its record
+            for key in [key for key in self._pending_jit if self._cache.abandoned(key) is None]:
+                others = self._pending_jit.pop(key)
+                listed = {instance.identifier for instance in instances}
+                for instance in instances:
+                    if instance.model_key == key and instance.identifier not in self._mine:
+                        self._mine[instance.identifier] = _Mine(key=key, jit=True)
+                self._evicted([name for name in others if name not in listed])
+                self._reopen(others)
+            if self._pending_jit:
+                await anyio.sleep(wait)
+                wait = min(wait * 2, _LONGEST_POLL)
 
     # --- inside ----------------------------------------------------------------------------
 
@@ -384,7 +413,7 @@ class SwapScheduler:
         """Wait until none of this Bridge's requests for ``names`` (closed) is running."""
         for name in names:
             if self._running.get(name):
-                _log(kind, name, self._running[name], for_key)
+                log(kind, name, self._running[name], for_key)
             await self._until(self._idle(name))
 
     def _prune(self, instances: list[LoadedInstance]) -> None:
@@ -417,24 +446,3 @@ def _base_key(identifier: str) -> str:
     """The model key an instance identifier names (``key:2`` -> ``key``)."""
     head, _, tail = identifier.rpartition(":")
     return head if head and tail.isdigit() else identifier
-
-
-def _nothing_to_unload(
-    key: str, error: InsufficientMemoryError, evict_foreign: bool
-) -> InsufficientMemoryError:
-    whose = "no loaded model" if evict_foreign else "no model this Bridge loaded"
-    return InsufficientMemoryError(
-        f"{error.message} ({whose} is left to unload for it)",
-        required_gb=error.required_gb,
-        model=key,
-        hint=(
-            "It does not fit beside what is loaded: load a smaller quantization or lower "
-            "context_length"
-            + (
-                "."
-                if evict_foreign
-                else ", or pass Bridge(evict_foreign=True) to let lmbridge "
-                "unload models it did not load."
-            )
-        ),
-    )

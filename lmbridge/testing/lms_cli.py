@@ -8,7 +8,9 @@ It reproduces the real CLI's awkward parts, which is the point: ``load`` always 
 instance, matches keys fuzzily (with ``-y`` the first fuzzy candidate wins silently; without it an
 interactive picker waits on stdin and fails on end-of-file), draws a spinner with ANSI codes and
 ``\\r`` on stdout, reports success in prose on stderr, and ``unload`` of an unknown identifier
-exits 0.
+exits 0. ``load --estimate-only`` logs LM Studio's estimate on stderr as the real CLI does (the
+model's size; the guardrails' verdict against the memory free now), and ``runtime survey --json``
+reports the simulator's memory limit as the machine's total memory.
 
 Quirk switches come from ``GET /__sim__/cli-config`` (set by tests):
 
@@ -204,6 +206,11 @@ def _parser() -> argparse.ArgumentParser:
     status = server_commands.add_parser("status")
     status.add_argument("--json", action="store_true")
 
+    runtime = commands.add_parser("runtime", help="runtime commands")
+    runtime_commands = runtime.add_subparsers(dest="runtime_command", required=True)
+    survey = runtime_commands.add_parser("survey")
+    survey.add_argument("--json", action="store_true")
+
     commands.add_parser("version", help="print the version")
     return parser
 
@@ -267,9 +274,7 @@ class _Cli:
         if args.gpu is not None:
             _check_gpu(args.gpu)
         if args.estimate_only:
-            size = float(model.get("sizeBytes") or 0)
-            _say(sys.stdout, f"Estimated memory usage: {size / 2**30:.2f} GiB\n")
-            return 0
+            return self._estimate(args, model)
 
         started = time.monotonic()
         oom_gb = self.config.get("oom_gb")
@@ -311,6 +316,31 @@ class _Cli:
             "To use the model in the API/SDK, use the identifier "
             f'"{instance["identifier"]}".\n',
         )
+        return 0
+
+    def _estimate(self, args: argparse.Namespace, model: Json) -> int:
+        # printEstimatedResourceUsage (src/subcommands/load.ts): logged on stderr, exit 0. A load
+        # here needs the model's size; the verdict, like LM Studio's guardrails, is judged
+        # against the memory free now.
+        size = int(model.get("sizeBytes") or 0)
+        memory: Json = self.sim.state().get("memory") or {}
+        limit = memory.get("limit_bytes")
+        passes = limit is None or size <= int(limit) - int(memory.get("used_bytes") or 0)
+        lines = [f"Model: {model['modelKey']}"]
+        if args.context_length is not None:
+            lines.append(f"Context Length: {args.context_length:,}")
+        if args.gpu is not None:
+            ratio = {"max": 1.0, "off": 0.0}.get(args.gpu) or float(args.gpu)
+            lines.append(f"GPU Offload: {ratio * 100:g}%")
+        lines += [
+            f"Estimated GPU Memory:   {_size_1024(size)}",
+            f"Estimated Total Memory: {_size_1024(size)}",
+            "",
+            "Estimate: This model "
+            + ("may be loaded" if passes else "will fail to load")
+            + " based on your resource guardrails settings.",
+        ]
+        _say(sys.stderr, "\n".join(lines) + "\n")
         return 0
 
     def _resolve(self, args: argparse.Namespace, downloaded: list[Json]) -> Json:
@@ -395,6 +425,35 @@ class _Cli:
         return 0
 
     # --- server -------------------------------------------------------------------------------
+
+    def runtime_survey(self, args: argparse.Namespace) -> int:
+        # RuntimeHardwareSurveyResult (lmstudio-js lms-shared-types), printed whole with --json.
+        # The simulated machine: no GPU, its memory the simulator's limit (1 TiB when unlimited).
+        limit = (self.sim.state().get("memory") or {}).get("limit_bytes")
+        ram = int(limit) if limit is not None else 2**40
+        survey = {
+            "status": "ok",
+            "engines": [
+                {
+                    "name": "llama.cpp (simulated)",
+                    "version": "1.0.0",
+                    "engine": "llama.cpp",
+                    "platform": sys.platform,
+                    "compatibility": {"status": "compatible"},
+                    "supportedModelFormatNames": ["gguf"],
+                    "hardwareSurvey": {
+                        "gpuSurveyResult": {"result": {"code": "noDevicesFound"}, "gpuInfo": []},
+                        "cpuSurveyResult": {"result": {"code": "success"}},
+                    },
+                    "memoryInfo": {"ramCapacity": ram, "vramCapacity": 0, "totalMemory": ram},
+                }
+            ],
+        }
+        if args.json:
+            _say(sys.stdout, json.dumps(survey, indent=2) + "\n")
+        else:
+            _say(sys.stdout, f"No GPUs detected\n\nCPU: x86_64\nRAM: {_size_1024(ram)}\n")
+        return 0
 
     def server_status(self, args: argparse.Namespace) -> int:
         server: Json = dict(self.sim.state().get("server") or {})
@@ -481,6 +540,17 @@ def _check_gpu(value: str) -> None:
         _fail(f"Invalid --gpu value {value!r}: use off, max or a number between 0 and 1.")
 
 
+def _size_1024(size: int) -> str:
+    # formatSizeBytes1024 (lms src/formatBytes.ts), as the real CLI prints memory.
+    if size <= 0:
+        return "0 Bytes"
+    units = ["Bytes", "KiB", "MiB", "GiB", "TiB"]
+    index = 0
+    while index < len(units) - 1 and size >= 1024 ** (index + 1):
+        index += 1
+    return f"{size / 1024**index:.{0 if index == 0 else 2}f} {units[index]}"
+
+
 def _error_text(response: _Response) -> str:
     try:
         data = response.json()
@@ -517,6 +587,8 @@ def _run(argv: list[str]) -> int:
     cli = _Cli(sim, config)
     if args.command == "server":
         return cli.server_status(args)
+    if args.command == "runtime":
+        return cli.runtime_survey(args)
     handler = {"ps": cli.ps, "ls": cli.ls, "load": cli.load, "unload": cli.unload, "get": cli.get}
     return handler[args.command](args)
 

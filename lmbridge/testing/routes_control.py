@@ -20,7 +20,7 @@ _LOAD_ERROR_STATUS = {"not_found": 404, "out_of_memory": 507, "conflict": 409}
 
 
 async def state(context: SimContext, request: SimRequest, body: Any) -> SimResponse:
-    """``GET /__sim__/state``: ``lms ls`` rows, ``lms ps`` rows and the server status."""
+    """``GET /__sim__/state``: ``lms ls`` rows, ``lms ps`` rows, the server status, memory."""
     return json_response(
         {
             "downloaded": [
@@ -30,6 +30,11 @@ async def state(context: SimContext, request: SimRequest, body: Any) -> SimRespo
             ],
             "loaded": [lms_ps_row(inst) for inst in sorted_for_ps(context.state.instances)],
             "server": {"running": True, "port": context.port},
+            # For the simulated `lms load --estimate-only` and `lms runtime survey`.
+            "memory": {
+                "limit_bytes": context.state.memory_limit_bytes,
+                "used_bytes": context.state.used_bytes(),
+            },
         }
     )
 

@@ -249,6 +249,12 @@ class SimulatedLMStudio:
         return self._core.requests
 
     @property
+    def cut_off(self) -> list[str]:
+        """Identifiers of instances unloaded while serving a request (evicted by a JIT load,
+        unloaded by a client, expired), once per unload: each cut a reply off."""
+        return list(self._state.cut_off)
+
+    @property
     def cli_calls(self) -> list[list[str]]:
         """Argument lists of the simulated ``lms`` invocations, as it reported them."""
         return self._context.cli_calls

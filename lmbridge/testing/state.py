@@ -199,6 +199,8 @@ class SimState:
         self.memory_limit_bytes = memory_limit_bytes
         self.clock = clock
         self._instances: list[SimInstance] = []
+        # Identifiers of instances unloaded (or evicted) while serving a request: each cut a reply.
+        self.cut_off: list[str] = []
         # Loads whose requester went away: (when they complete, key, context_length, ttl, via).
         self._abandoned: list[tuple[float, str, int | None, float | None, LoadVia]] = []
 
@@ -377,6 +379,8 @@ class SimState:
         return [inst.identifier for inst in gone]
 
     def _remove(self, inst: SimInstance) -> None:
+        if inst.in_flight:
+            self.cut_off.append(inst.identifier)
         inst.loaded = False
         self._instances.remove(inst)
 

@@ -220,6 +220,30 @@ async def test_out_of_memory_from_the_server(tmp_path: Path) -> None:
     assert caught.value.required_gb > 1
 
 
+async def test_estimate_only_loads_nothing_and_judges_against_free_memory(tmp_path: Path) -> None:
+    qwen_size = 2_497_281_312
+    # Room for QWEN twice, not three times: the verdict is about the memory free now.
+    async with serving(tmp_path, memory_limit_bytes=2 * qwen_size + 1) as served:
+        result = await served.run("load", QWEN, "-y", "--estimate-only", "-c", "8192")
+        assert result.returncode == 0 and result.stdout == b""
+        assert result.stderr.decode().splitlines() == [
+            f"Model: {QWEN}",
+            "Context Length: 8,192",
+            "Estimated GPU Memory:   2.33 GiB",
+            "Estimated Total Memory: 2.33 GiB",
+            "",
+            "Estimate: This model may be loaded based on your resource guardrails settings.",
+        ]
+        estimate = await served.cli.estimate(QWEN, context_length=8192, gpu="max")
+        assert estimate.total_bytes == round(2.33 * 1024**3)
+        assert estimate.passes_guardrails is True
+        served.sim.load(QWEN)  # QWEN:2 takes the rest
+        assert (await served.cli.estimate(QWEN)).passes_guardrails is False
+        assert [inst.identifier for inst in served.sim.loaded] == [QWEN, f"{QWEN}:2"]
+        # The machine's total memory is what it is, whatever is loaded.
+        assert await served.cli.total_memory() == 2 * qwen_size + 1
+
+
 async def test_unknown_option_is_rejected_like_the_real_cli(tmp_path: Path) -> None:
     async with serving(tmp_path) as served:
         result = await served.run("load", QWEN, "--keep-loaded")

@@ -482,6 +482,7 @@ async def test_eviction_cuts_a_running_stream(sim: SimulatedLMStudio) -> None:
     last = json.loads(lines[-1].removeprefix("data: "))
     assert "unloaded" in last["error"]["message"]
     assert "[DONE]" not in lines[-1]
+    assert sim.cut_off == [QWEN]  # the record tests read to prove no reply was cut
 
 
 # --- status, timeouts, early close ----------------------------------------------------------

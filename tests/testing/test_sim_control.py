@@ -41,8 +41,10 @@ async def test_state_lists_downloaded_and_loaded_like_lms() -> None:
     sim.load(QWEN, ttl=90)
     async with sim.client() as http:
         state = (await http.get("/__sim__/state")).json()
-    assert set(state) == {"downloaded", "loaded", "server"}
+    assert set(state) == {"downloaded", "loaded", "server", "memory"}
     assert state["server"] == {"running": True, "port": None}
+    assert state["memory"]["limit_bytes"] is None  # unlimited; used_bytes counts the instances
+    assert state["memory"]["used_bytes"] == sum(i.model.size_bytes for i in sim.loaded)
     downloaded = {row["modelKey"]: row for row in state["downloaded"]}
     assert set(downloaded) == set(sim.models)
     assert downloaded[QWEN] == {

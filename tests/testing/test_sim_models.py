@@ -147,6 +147,7 @@ async def test_evict_by_key_removes_every_instance() -> None:
     assert sim.evict(QWEN) == [QWEN, f"{QWEN}:2"]
     assert [i.identifier for i in sim.loaded] == [GEMMA]
     assert sim.evict("nothing") == []
+    assert sim.cut_off == []  # idle instances: no reply was cut
 
 
 async def test_idle_ttl_expires_with_an_injected_clock() -> None:

@@ -25,6 +25,7 @@ import anyio.to_thread
 from pydantic import TypeAdapter, ValidationError
 
 from lmbridge.errors import LmsArgumentError, LmsError, LmsNotFoundError
+from lmbridge.lifecycle.lms.estimate import LmsEstimate, parse_estimate, parse_total_memory
 from lmbridge.lifecycle.lms.failures import (
     check_cli_name,
     check_gpu,
@@ -257,6 +258,33 @@ class LmsCli:
         if progress.last < 1.0:
             await report_progress(on_progress, 1.0)
         return parse_load_outcome(run.stderr, run.stdout)
+
+    async def estimate(
+        self, key: str, *, context_length: int | None = None, gpu: str | float | None = None
+    ) -> LmsEstimate:
+        """LM Studio's memory estimate for loading ``key`` (``lms load <key> -y --estimate-only``,
+        lms 0.3.27+); nothing is loaded. See :mod:`~lmbridge.lifecycle.lms.estimate`.
+
+        Raises:
+            LmsError: (or a subclass) the command failed (e.g. an lms without ``--estimate-only``).
+        """
+        args = ["load", check_cli_name(key, "model key"), "-y", "--estimate-only"]
+        if context_length is not None:
+            args += ["-c", str(check_positive_int(context_length, "context_length", key))]
+        if gpu is not None:
+            args += ["--gpu", check_gpu(gpu, key)]
+        run = await self._checked(args, model=key)
+        return parse_estimate(run.stderr, run.stdout)
+
+    async def total_memory(self) -> int | None:
+        """The machine's total memory in bytes, as LM Studio's hardware survey reports it
+        (``lms runtime survey --json``); ``None`` when it reports none.
+
+        Raises:
+            LmsError: (or a subclass) the command failed (e.g. an lms without ``runtime survey``).
+        """
+        run = await self._checked(["runtime", "survey", "--json"])
+        return parse_total_memory(run.stdout)
 
     async def get(self, name: str, *, timeout: float) -> None:
         """Download a model (``lms get <name> -y``): a catalog key, ``key@quantization`` or a
