@@ -16,6 +16,15 @@ NO_SERVER = {**os.environ, "LMBRIDGE_BASE_URL": "http://127.0.0.1:9"}
 # What each script must print; agent_mcp.py is run by tests/agent/test_loop_example.py.
 EXPECTED = {
     "gather_models.py": ["google/gemma-3-4b", "3 models in"],
+    "several_servers.py": [
+        "from the gpu-box",
+        "answered by the gpu-box",
+        "circuit closed -> open",
+        "8 answers: 8 from the laptop",
+        "gpu-box  state=down",
+        "CircuitOpenError: gpu-box down after",
+        "answered by the laptop",
+    ],
     "streaming.py": ["finish_reason=stop", "the connection is free again"],
     "structured_output.py": ["Tokyo, Japan: 37,400,000 people"],
     "sync_facade.py": ["Hello from a plain function call!", "8 answers from 8 threads"],
