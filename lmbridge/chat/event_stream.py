@@ -161,6 +161,11 @@ class EventStream(Generic[R]):
             async for _ in self._source:
                 pass
 
+    @property
+    def completed(self) -> R | None:
+        """The result, once :meth:`result` returned it (no I/O); ``None`` before."""
+        return self._result
+
     async def result(self) -> R:
         """The complete result, reading the rest of the stream first if needed.
 

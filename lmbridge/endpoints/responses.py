@@ -78,17 +78,20 @@ class ResponseCalls(Wiring):
             result = result_from_response(parsed, sent_model=name)
             return server, sent, timed(result, timing, server=server.url)
 
-        server, sent, result = await self._router.run(model, on)
-        if response_format is None:
-            return result
-        return await self._structured_response(
-            server,
-            result,
-            sent,
-            response_format=response_format,
-            validation_retries=validation_retries,
-            options=options,
-        )
+        # A follow-up goes to the server that stores the conversation it continues.
+        pin = self._router.storing(previous_response_id)
+        server, sent, result = await self._router.run(model, on, pin=pin)
+        if response_format is not None:
+            result = await self._structured_response(
+                server,
+                result,
+                sent,
+                response_format=response_format,
+                validation_retries=validation_retries,
+                options=options,
+            )
+        self._router.remember(result.id, server)
+        return result
 
     async def _structured_response(
         self,
@@ -172,8 +175,9 @@ class ResponseCalls(Wiring):
         retries = check_retries(validation_retries)
         async with AsyncExitStack() as stack:
             streamed = {**body, "stream": True}
+            pin = self._router.storing(previous_response_id)
             server, name, events = await self._open_events(
-                stack, _RESPONSES, streamed, model, options
+                stack, _RESPONSES, streamed, model, options, pin=pin
             )
             validate = None
             if response_format is not None:
@@ -201,3 +205,5 @@ class ResponseCalls(Wiring):
                 yield stream
             finally:
                 await stream.aclose()
+                if stream.completed is not None:
+                    self._router.remember(stream.completed.id, server)

@@ -119,6 +119,8 @@ class Wiring:
         body: Mapping[str, Any],
         model: str,
         options: Mapping[str, Any],
+        *,
+        pin: Server | None = None,
     ) -> tuple[Server, str, Events]:
         """Open an SSE stream for ``model`` under the model guard on the server the router
         chooses (the next one if it cannot be reached), closed with ``stack``."""
@@ -140,4 +142,4 @@ class Wiring:
                 stack.push_async_exit(attempt.pop_all())
             return server, name, events
 
-        return await self._router.run(model, open_on, hold=stack)
+        return await self._router.run(model, open_on, hold=stack, pin=pin)

@@ -19,6 +19,7 @@ does none of this: its requests go straight to it, as they always have.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack
 from typing import TypeVar
@@ -36,6 +37,13 @@ T = TypeVar("T")
 
 _SERVING = ("loaded", "listed")
 
+ROUTING_GRACE = 0.25
+"""Seconds the other servers' listings are still waited for once one server has the model: a
+server slow to answer (a host that drops packets makes each connect wait for its timeout) must
+not hold up requests that a healthy server can take."""
+
+_REMEMBERED_RESPONSES = 4096
+
 
 class Router:
     """Chooses a server per request and fails over between them.
@@ -48,6 +56,20 @@ class Router:
         if not servers:
             raise ValueError("a Bridge needs at least one server")
         self.servers = tuple(servers)
+        # Responses API ids -> the server that stores the response: a follow-up naming one as
+        # previous_response_id must go there (no other server has that conversation).
+        self._responses: OrderedDict[str, Server] = OrderedDict()
+
+    def remember(self, response_id: str, server: Server) -> None:
+        """Record that ``server`` stores the response ``response_id`` (the latest 4096 kept)."""
+        self._responses[response_id] = server
+        self._responses.move_to_end(response_id)
+        while len(self._responses) > _REMEMBERED_RESPONSES:
+            self._responses.popitem(last=False)
+
+    def storing(self, response_id: str | None) -> Server | None:
+        """The server that stores ``response_id``, if this Bridge made it there."""
+        return None if response_id is None else self._responses.get(response_id)
 
     async def candidates(self, model: str) -> list[Server]:
         """The servers to try for ``model``, best first (see the module's docs).
@@ -62,10 +84,17 @@ class Router:
         placed: dict[Server, Placement] = {}
         unreachable: dict[Server, errors.APIConnectionError] = {}
         failures: list[BaseException] = []
+        asked = [s for s in self.servers if s.http.circuit.available()]
+        for server in self.servers:
+            if server not in asked:
+                unreachable[server] = server.http.circuit.error(model=model)
+        decided, settled = anyio.Event(), anyio.Event()
 
         async def place(server: Server) -> None:
             try:
-                placed[server] = await server.models.placement(model)
+                placed[server] = placement = await server.models.placement(model)
+                if placement in _SERVING:
+                    decided.set()
             except errors.APIConnectionError as exc:
                 unreachable[server] = exc
             except errors.ModelNotFoundError as exc:  # an ambiguous name: the user must choose
@@ -74,13 +103,19 @@ class Router:
                 # A listing this server cannot give (no such endpoint, an odd body): its own
                 # request path decides, after the servers that could say.
                 placed[server] = "unlisted"
+            finally:
+                if len(placed) + len(unreachable) + len(failures) == len(self.servers):
+                    settled.set()
+                    decided.set()
 
         async with anyio.create_task_group() as group:
-            for server in self.servers:
-                if server.http.circuit.available():
-                    group.start_soon(place, server)
-                else:
-                    unreachable[server] = server.http.circuit.error(model=model)
+            for server in asked:
+                group.start_soon(place, server)
+            if asked:
+                await decided.wait()
+                with anyio.move_on_after(ROUTING_GRACE):
+                    await settled.wait()
+            group.cancel_scope.cancel()
         if failures:
             raise failures[0]
         serving = sorted(
@@ -88,7 +123,9 @@ class Router:
         )
         downloaded = [s for s in self.servers if placed.get(s) == "downloaded"]
         unlisted = [s for s in self.servers if placed.get(s) == "unlisted"]
-        order = serving + downloaded + unlisted
+        # Servers still listing when the others had decided: tried last, if at all.
+        slow = [s for s in asked if s not in placed and s not in unreachable]
+        order = serving + downloaded + unlisted + slow
         if order:
             return order
         raise self._nowhere(model, placed, unreachable)
@@ -99,14 +136,16 @@ class Router:
         call: Callable[[Server], Awaitable[T]],
         *,
         hold: AsyncExitStack | None = None,
+        pin: Server | None = None,
     ) -> T:
         """``await call(server)`` on the best server for ``model``; on the next one when it
         certainly did not reach the first. With ``hold``, the request counts as active on its
-        server until ``hold`` closes (an open stream), else until ``call`` returns.
+        server until ``hold`` closes (an open stream), else until ``call`` returns. With
+        ``pin``, on that server alone (it holds what the request refers to).
 
         Errors that pass name their server (``error.server``)."""
-        if len(self.servers) == 1:
-            return await self._on(self.servers[0], call, hold)
+        if pin is not None or len(self.servers) == 1:
+            return await self._on(pin or self.servers[0], call, hold)
         tried: set[Server] = set()
         last: errors.APIConnectionError | None = None
         while True:
@@ -157,11 +196,25 @@ class Router:
         if not placed:
             # Nowhere to go: the first server's own error (a CircuitOpenError at once while
             # its breaker is open).
-            return next(s for s in (unreachable.get(s) for s in self.servers) if s is not None)
+            return next(unreachable[s] for s in self.servers if s in unreachable)
         checked = ", ".join(s.url for s in placed)
         if unreachable:
             first = next(iter(unreachable.values()))
             down = ", ".join(s.url for s in unreachable)
+            nowhere = f"no reachable server has a model named {model!r} (checked: {checked})"
+            opened = [e for e in unreachable.values() if isinstance(e, errors.CircuitOpenError)]
+            if len(opened) == len(unreachable):
+                # Every server that might have it is held back by its breaker: fail at once,
+                # saying when the first of them will be tried again.
+                soonest = min(opened, key=lambda e: e.retry_at)
+                return errors.CircuitOpenError(
+                    f"{nowhere}; {soonest.message}",
+                    server=soonest.server or down,
+                    failures=soonest.failures,
+                    opened_at=soonest.opened_at,
+                    retry_at=soonest.retry_at,
+                    model=model,
+                )
             return errors.APIConnectionError(
                 f"no reachable server has a model named {model!r} (checked: {checked}); "
                 f"{down} could not be reached: {first.message}",

@@ -142,7 +142,9 @@ class SyncBridge(Proxy[Bridge]):
 
     def __repr__(self) -> str:
         state = ", closed" if self.closed else ""
-        return f"SyncBridge({self.base_url!r}{state})"
+        urls = [server.url for server in self.servers]
+        shown = repr(urls[0]) if len(urls) == 1 else repr(urls)
+        return f"SyncBridge({shown}{state})"
 
 
 def _shut(loop: LoopThread, bridge: Bridge) -> None:

@@ -130,9 +130,10 @@ class Circuit:
         since = time.strftime("%H:%M:%S", time.localtime(self._opened_wall))
         again = time.strftime("%H:%M:%S", time.localtime(retry_at))
         what = "another request is probing it" if self._probing else f"it tries again at {again}"
+        failures = "failure" if self._failures == 1 else "failures"
         return errors.CircuitOpenError(
             f"{self._server} is not being contacted: its circuit breaker opened at {since} after "
-            f"{self._failures} connection failures in a row, and {what}",
+            f"{self._failures} connection {failures} in a row, and {what}",
             server=self._server,
             failures=self._failures,
             opened_at=self._opened_wall,

@@ -59,11 +59,14 @@ _BREAKER_STATES: dict[ServerState, Literal["closed", "open", "half_open"]] = {
 
 
 def normalize_base_url(base_url: str | None) -> str:
-    """The server's root URL: from the argument, else ``LMBRIDGE_BASE_URL``, else localhost:1234.
+    """The server's root URL: from the argument, else ``LMBRIDGE_BASE_URL`` (its first URL, when
+    it lists several), else localhost:1234.
 
     A trailing ``/v1`` (as OpenAI clients expect) and trailing slashes are removed.
     """
-    url = (base_url or os.environ.get("LMBRIDGE_BASE_URL") or _DEFAULT_BASE_URL).strip()
+    # The variable may list several servers (comma-separated): one URL means the first.
+    from_env = (os.environ.get("LMBRIDGE_BASE_URL") or "").split(",")[0]
+    url = (base_url or from_env or _DEFAULT_BASE_URL).strip()
     if "://" not in url:
         url = "http://" + url
     url = url.rstrip("/")

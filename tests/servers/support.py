@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx
 
 from lmbridge import Bridge
@@ -47,6 +48,7 @@ class Hosts(httpx.AsyncBaseTransport):
             httpx.URL(url).netloc.decode(): sim.transport() for url, sim in sims.items()
         }
         self.refusing: set[str] = set()
+        self.hanging: set[str] = set()
         self.attempts: Counter[str] = Counter()
         self.in_flight: Counter[str] = Counter()
         self.most_in_flight: Counter[str] = Counter()
@@ -60,6 +62,8 @@ class Hosts(httpx.AsyncBaseTransport):
         self.attempts[host] += 1
         if host in self.refusing:
             raise httpx.ConnectError("[Errno 111] Connection refused", request=request)
+        if host in self.hanging:  # a host that drops packets: the connect never completes
+            await anyio.sleep_forever()
         self.in_flight[host] += 1
         self.most_in_flight[host] = max(self.most_in_flight[host], self.in_flight[host])
 

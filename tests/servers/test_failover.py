@@ -259,3 +259,26 @@ async def test_requests_cancelled_while_queued_leave_no_trace(tmp_path: Path) ->
         assert (client.servers[0].in_flight, client.servers[0].waiting) == (0, 0)
         sent = len(chats_to(sim)) - before
     assert sent == 3  # the cancelled three never reached the server
+
+
+async def test_when_the_only_server_with_the_model_is_held_back_it_fails_at_once(
+    tmp_path: Path,
+) -> None:
+    from lmbridge.testing.catalogue import SimModel
+
+    a = SimulatedLMStudio(loaded=[QWEN])
+    b = SimulatedLMStudio(models=[SimModel(key="google/gemma-3-4b")])
+    hosts = Hosts({A: a, B: b})
+    clock = FakeClock()
+    breaker = CircuitBreaker(failures=1, cooldown=60.0, clock=clock)
+    async with bridge(hosts, [A, B], tmp_path, circuit_breaker=breaker, max_retries=0) as client:
+        hosts.refuse(A)
+        with pytest.raises(APIConnectionError):
+            await client.chat(QWEN, "hi")  # A's listing fails: its breaker opens
+        attempts = hosts.attempts["server-a:1234"]
+        with pytest.raises(CircuitOpenError) as caught:
+            await client.chat(QWEN, "hi")
+        assert hosts.attempts["server-a:1234"] == attempts
+    assert caught.value.server == A
+    assert B in caught.value.message
+    assert caught.value.retry_at - caught.value.opened_at == pytest.approx(60.0)

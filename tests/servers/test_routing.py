@@ -182,3 +182,42 @@ async def test_each_server_gets_its_own_token(tmp_path: Path) -> None:
         assert (await client.chat(QWEN, "hi")).server == A
         assert (await client.chat(GEMMA, "hi")).server == B
         assert "token-for" not in repr(client)
+
+
+async def test_a_follow_up_goes_to_the_server_that_stores_the_conversation(
+    tmp_path: Path,
+) -> None:
+    a, b = SimulatedLMStudio(loaded=[QWEN]), SimulatedLMStudio(loaded=[QWEN])
+    answering(a, "a", delay=0.01)
+    answering(b, "b", delay=0.01)
+    async with bridge(Hosts({A: a, B: b}), [A, B], tmp_path) as client:
+        firsts = []
+
+        async def one() -> None:
+            firsts.append(await client.respond(QWEN, "hi", temperature=0.0))
+
+        async with anyio.create_task_group() as group:
+            for _ in range(6):
+                group.start_soon(one)
+        assert {r.server for r in firsts} == {A, B}
+        for first in firsts:
+            follow_up = await client.respond(QWEN, "again", previous_response_id=first.id)
+            assert follow_up.server == first.server
+            async with client.stream_respond(
+                QWEN, "and again", previous_response_id=follow_up.id
+            ) as stream:
+                streamed = await stream.result()
+            assert streamed.server == first.server
+            third = await client.respond(QWEN, "more", previous_response_id=streamed.id)
+            assert third.server == first.server
+
+
+async def test_a_server_that_never_answers_does_not_hold_up_the_others(tmp_path: Path) -> None:
+    a, b = SimulatedLMStudio(loaded=[QWEN]), SimulatedLMStudio(loaded=[QWEN])
+    hosts = Hosts({A: a, B: b})
+    hosts.hanging.add("server-a:1234")
+    async with bridge(hosts, [A, B], tmp_path) as client:
+        # Without the grace, routing would wait for A's listing (here: for ever).
+        with anyio.fail_after(30):
+            results = [await client.chat(QWEN, "hi") for _ in range(3)]
+    assert {r.server for r in results} == {B}
