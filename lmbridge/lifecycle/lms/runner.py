@@ -12,6 +12,7 @@ package stays free of imports from the model manager above it.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import os
 import re
@@ -58,7 +59,12 @@ _T = TypeVar("_T")
 _NOTHING_LOADED = re.compile(r"no models? (?:are |is )?(?:currently )?loaded", re.I)
 _STATUS_TEXT_PORT = re.compile(r"running on port\s+(\d+)", re.I)
 _STATUS_TEXT_STOPPED = re.compile(r"\bnot running\b|\bis off\b|\bstopped\b", re.I)
-_server_status_adapter: TypeAdapter[LmsServerStatus] = TypeAdapter(LmsServerStatus)
+
+
+@functools.cache
+def _server_status_adapter() -> TypeAdapter[LmsServerStatus]:
+    return TypeAdapter(LmsServerStatus)
+
 
 ProgressCallback = Callable[[float], object]
 """Called with a load's progress in ``0..1``; it may return an awaitable, which is awaited."""
@@ -184,7 +190,7 @@ class LmsCli:
             strip_ansi(run.stdout)
         ):
             return []  # some builds print a sentence instead of `[]`
-        return _parse(run, "array", instance_list_adapter)
+        return _parse(run, "array", instance_list_adapter())
 
     async def ls(self) -> list[LmsModel]:
         """The downloaded models (``lms ls --json``).
@@ -193,7 +199,7 @@ class LmsCli:
             LmsError: (or a subclass) the command failed or printed no JSON list.
         """
         run = await self._checked(["ls", "--json"])
-        return _parse(run, "array", model_list_adapter)
+        return _parse(run, "array", model_list_adapter())
 
     async def load(
         self,
@@ -308,7 +314,7 @@ class LmsCli:
         """
         run = await self._checked(["server", "status", "--json"])
         if find_json(run.stdout, "object") is not None:
-            return _parse(run, "object", _server_status_adapter)
+            return _parse(run, "object", _server_status_adapter())
         # Old builds without --json support: read the sentence.
         text = strip_ansi(f"{run.stdout}\n{run.stderr}")
         port = _STATUS_TEXT_PORT.search(text)
