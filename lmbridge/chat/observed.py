@@ -8,7 +8,6 @@ up. On the way out it stamps the result's ``timing`` and emits ``request_finishe
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -37,8 +36,15 @@ _content_log = logging.getLogger("lmbridge.content")
 
 
 def timed(result: R, timing: Timing) -> R:
-    """``result`` with its ``timing``."""
-    return dataclasses.replace(result, timing=timing)
+    """``result`` with its ``timing``.
+
+    What ``dataclasses.replace`` does for these results (plain frozen dataclasses, no
+    ``__post_init__``), at a fifth of its cost: it runs on every call (#18).
+    """
+    copy = object.__new__(type(result))
+    copy.__dict__.update(result.__dict__)
+    copy.__dict__["timing"] = timing
+    return copy
 
 
 def _reasons(result: object) -> tuple[str, ...]:
@@ -197,20 +203,26 @@ async def observe_call(
     options = body
     prompt = next((body[k] for k in ("messages", "input", "prompt") if k in body), None)
     await events.emit(RequestStarted(operation=operation, model=model, path=path, stream=stream))
-    with events.span(
-        f"{span_operation} {model}",
-        kind="client",
-        attributes={
-            "gen_ai.operation.name": span_operation,
-            "gen_ai.request.model": model,
-            "gen_ai.request.temperature": options.get("temperature"),
-            "gen_ai.request.max_tokens": options.get(
-                "max_tokens", options.get("max_output_tokens")
-            ),
-            "gen_ai.request.top_p": options.get("top_p"),
-            "gen_ai.request.seed": options.get("seed"),
-        },
-    ) as span:
+    # The span's attributes are gathered only when there is a tracer to take them (#18).
+    span_context = (
+        events.span(operation)  # no tracer: a no-op
+        if events.tracer is None
+        else events.span(
+            f"{span_operation} {model}",
+            kind="client",
+            attributes={
+                "gen_ai.operation.name": span_operation,
+                "gen_ai.request.model": model,
+                "gen_ai.request.temperature": options.get("temperature"),
+                "gen_ai.request.max_tokens": options.get(
+                    "max_tokens", options.get("max_output_tokens")
+                ),
+                "gen_ai.request.top_p": options.get("top_p"),
+                "gen_ai.request.seed": options.get("seed"),
+            },
+        )
+    )
+    with span_context as span:
         call.span = span
         try:
             yield call

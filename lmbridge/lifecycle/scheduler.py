@@ -125,7 +125,9 @@ class SwapScheduler:
         self._cache = cache
         self._unloader = unloader
         self._lock = anyio.Lock()  # one swap (or JIT load) at a time, first come first served
-        self._changed = anyio.Event()  # set and replaced at every change: a broadcast
+        # Set and dropped at every change: a broadcast. Made only when someone waits, so that a
+        # request's release costs no Event when nobody does (the common case, #18).
+        self._changed: anyio.Event | None = None
         self._running: dict[str, int] = {}
         self._waiting: dict[str, int] = {}
         self._closed: set[str] = set()
@@ -405,11 +407,14 @@ class SwapScheduler:
         return lambda: not self._running.get(name)
 
     def _notify(self) -> None:
-        self._changed.set()
-        self._changed = anyio.Event()
+        if self._changed is not None:
+            self._changed.set()
+            self._changed = None
 
     async def _until(self, ready: Callable[[], bool]) -> None:
         while not ready():
+            if self._changed is None:
+                self._changed = anyio.Event()
             await self._changed.wait()
 
 

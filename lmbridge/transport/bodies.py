@@ -30,7 +30,6 @@ async def read_body(response: httpx.Response, model: str | None, limit: int) -> 
     A body that keeps coming never trips the read timeout (bytes keep arriving), so the cap is
     what ends it: memory never grows past ``limit``.
     """
-    url = str(response.request.url)
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise too_large(response, limit, model)
@@ -44,12 +43,14 @@ async def read_body(response: httpx.Response, model: str | None, limit: int) -> 
             chunks.append(chunk)
     except httpx.TimeoutException as exc:
         raise errors.ReadTimeoutError(
-            "the server stopped sending in the middle of its answer", url=url, model=model
+            "the server stopped sending in the middle of its answer",
+            url=str(response.request.url),
+            model=model,
         ) from exc
     except httpx.TransportError as exc:
         raise errors.APIConnectionError(
             f"the connection broke while reading the answer ({type(exc).__name__}: {exc})",
-            url=url,
+            url=str(response.request.url),
             model=model,
             hint="The server may have crashed or unloaded the model mid-answer; its log says "
             "why. The request is not sent again automatically: it may have run.",

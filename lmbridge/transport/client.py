@@ -88,9 +88,9 @@ def decode_body(response: httpx.Response, into: type[B] | None, *, model: str | 
             expected shape.
     """
     content = response.content
-    url = str(response.request.url)
     error = error_only(content)
     if error is not None:
+        url = str(response.request.url)
         raise error_from_ok_answer(response.status_code, content, error, url=url, model=model)
     try:
         if into is None:
@@ -101,7 +101,7 @@ def decode_body(response: httpx.Response, into: type[B] | None, *, model: str | 
         what = "JSON" if into is None else f"a valid {into.__name__}"
         raise errors.InvalidResponseError(
             f"the server's answer is not {what}: {str(exc).splitlines()[0]}",
-            url=url,
+            url=str(response.request.url),
             model=model,
             status_code=response.status_code,
             body=content,
@@ -192,13 +192,19 @@ class HTTPTransport:
         # (a syscall each) for every request, so keeping 32 halved the throughput of 64
         # concurrent calls on loopback (bench/compare.py) instead of saving reconnections.
         self._limits = limits or httpx.Limits(max_connections=100, max_keepalive_connections=20)
+        # Our own client carries the headers itself, so a request merges none (#18); a client
+        # supplied by the user gets them per request.
+        self._request_headers = None if http_client is None else self._headers
+        self._urls: dict[str, httpx.URL] = {}  # parsed once per path: parsing costs ~10 µs
         self._client = http_client or self._new_client(transport)
         # Only a pool httpx builds inside a client of ours can be replaced with a fresh one.
         self._renewable = http_client is None and transport is None
         self._loops = LoopWatch()
 
     def _new_client(self, transport: httpx.AsyncBaseTransport | None) -> httpx.AsyncClient:
-        return httpx.AsyncClient(transport=transport, timeout=self.timeout, limits=self._limits)
+        return httpx.AsyncClient(
+            transport=transport, timeout=self.timeout, limits=self._limits, headers=self._headers
+        )
 
     def __repr__(self) -> str:
         return f"HTTPTransport(base_url={self.base_url!r})"
@@ -235,11 +241,16 @@ class HTTPTransport:
 
     def _build(self, method: str, path: str, body: Any, timeout: TimeoutArg) -> httpx.Request:
         content = None if body is None else pydantic_core.to_json(body)
+        url = self._urls.get(path)
+        if url is None:
+            url = httpx.URL(self.url(path))
+            if len(self._urls) < 256:  # paths naming models vary: keep the cache bounded
+                self._urls[path] = url
         return self._client.build_request(
             method,
-            self.url(path),
+            url,
             content=content,
-            headers=self._headers,
+            headers=self._request_headers,
             timeout=merge_timeout(self.timeout, timeout),
         )
 
@@ -410,8 +421,9 @@ class HTTPTransport:
                         return
                     content = await read_body(response, model, self.max_body_bytes)
                 finally:
-                    with anyio.CancelScope(shield=True):
-                        await response.aclose()
+                    if not response.is_closed:  # a body read to its end closed it already
+                        with anyio.CancelScope(shield=True):
+                            await response.aclose()
                     log_exchange(request, path, answer, began)
                 failure = error_from_response(
                     response.status_code, response.headers, content, url=url, model=model
