@@ -15,10 +15,10 @@ from lmbridge import errors
 from lmbridge.chat.events import (
     ReasoningDelta,
     StreamEvent,
-    TextDelta,
     ToolCallDelta,
     ToolCallReady,
     UsageReport,
+    text_delta,
 )
 from lmbridge.chat.results import ChatResult, ToolCall
 from lmbridge.chat.wire import (
@@ -72,6 +72,11 @@ class ThinkSplitter:
         self._pending = ""
         #: whether an inline reasoning block opened the reply
         self.found = False
+
+    @property
+    def in_text(self) -> bool:
+        """Whether every later piece is text as it is (no block can open any more)."""
+        return self._state == "text"
 
     def feed(self, piece: str) -> tuple[str, str]:
         """Take the next piece of content; return the ``(reasoning, text)`` it completes."""
@@ -290,7 +295,11 @@ class ChatAssembler:
                     events.append(ReasoningDelta(reasoning))
                 content = delta.get("content")
                 if content:
-                    self._add_content(content, events)
+                    if self._think.in_text:  # past any <think> block: the common case, inlined
+                        self._text.append(content)
+                        events.append(text_delta(content))
+                    else:
+                        self._add_content(content, events)
                 tool_calls = delta.get("tool_calls")
                 if tool_calls:
                     self._add_tool_calls(tool_calls, events)
@@ -316,7 +325,7 @@ class ChatAssembler:
             events.append(ReasoningDelta(reasoning))
         if text:
             self._text.append(text)
-            events.append(TextDelta(text))
+            events.append(text_delta(text))
 
     def _add_tool_calls(self, pieces: list[WireToolCallDelta], events: list[StreamEvent]) -> None:
         for piece in pieces:

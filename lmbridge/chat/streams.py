@@ -82,7 +82,8 @@ class ChatStream(Generic[T]):
         validation: StructuredRetry | None = None,
     ) -> None:
         self._source = source
-        self._chunks = chat_chunk_adapter()
+        # The adapter's own validator: its Python wrapper costs a call per chunk (#18).
+        self._chunks = chat_chunk_adapter().validator
         self._observer = observer
         self._window = window
         self._assembler = ChatAssembler(sent_model)
