@@ -179,7 +179,7 @@ class ChatStream(Generic[T]):
 
     def _parse(self, data: str) -> ChatChunk:
         try:
-            return self._chunks.validate_json(data)
+            chunk: ChatChunk = self._chunks.validate_json(data)
         except ValidationError as exc:
             self._ended = True
             raise errors.InvalidResponseError(
@@ -188,6 +188,7 @@ class ChatStream(Generic[T]):
                 model=self._assembler.sent_model,
                 body=data,
             ) from exc
+        return chunk
 
     def _end(self, *, done: bool) -> None:
         self._ended = True

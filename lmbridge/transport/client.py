@@ -7,18 +7,16 @@ import os
 import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from typing import Any, TypeVar, overload
+from typing import Any
 
 import anyio
 import httpx
 import pydantic_core
-from pydantic import BaseModel
 
 from lmbridge import errors
 from lmbridge.events import EventEmitter
-from lmbridge.jsonparse import JSONParseError, parse_json
-from lmbridge.transport.bodies import not_an_event_stream, read_body
-from lmbridge.transport.classify import error_from_ok_answer, error_from_response, error_only
+from lmbridge.transport.bodies import decode_body, not_an_event_stream, read_body
+from lmbridge.transport.classify import error_from_response
 from lmbridge.transport.loops import LoopWatch
 from lmbridge.transport.observe import log_exchange, retry_event
 from lmbridge.transport.retry import RETRYABLE_STATUSES, RetryPolicy
@@ -46,8 +44,6 @@ TimeoutArg = float | httpx.Timeout | None
 
 _DEFAULT_BASE_URL = "http://localhost:1234"
 
-B = TypeVar("B", bound=BaseModel)
-
 
 def normalize_base_url(base_url: str | None) -> str:
     """The server's root URL: from the argument, else ``LMBRIDGE_BASE_URL``, else localhost:1234.
@@ -72,40 +68,6 @@ def merge_timeout(default: httpx.Timeout, override: TimeoutArg) -> httpx.Timeout
     return httpx.Timeout(
         connect=default.connect, read=float(override), write=default.write, pool=default.pool
     )
-
-
-@overload
-def decode_body(response: httpx.Response, into: type[B], *, model: str | None) -> B: ...
-@overload
-def decode_body(response: httpx.Response, into: None, *, model: str | None) -> Any: ...
-def decode_body(response: httpx.Response, into: type[B] | None, *, model: str | None) -> Any:
-    """The response's JSON, validated straight from the bytes into ``into`` when given.
-
-    Raises:
-        APIStatusError: the answer (2xx) holds only an error object: it is classified as the
-            error status it implies (e.g. :class:`~lmbridge.ModelNotLoadedError`).
-        InvalidResponseError: the body is not JSON (nesting too deep included), or not of the
-            expected shape.
-    """
-    content = response.content
-    error = error_only(content)
-    if error is not None:
-        url = str(response.request.url)
-        raise error_from_ok_answer(response.status_code, content, error, url=url, model=model)
-    try:
-        if into is None:
-            return parse_json(content)
-        # pydantic's own JSON parser limits nesting too: a deep body is a ValidationError.
-        return into.model_validate_json(content)
-    except (JSONParseError, ValueError) as exc:
-        what = "JSON" if into is None else f"a valid {into.__name__}"
-        raise errors.InvalidResponseError(
-            f"the server's answer is not {what}: {str(exc).splitlines()[0]}",
-            url=str(response.request.url),
-            model=model,
-            status_code=response.status_code,
-            body=content,
-        ) from exc
 
 
 def _timeout_error(
@@ -196,7 +158,10 @@ class HTTPTransport:
         # supplied by the user gets them per request.
         self._request_headers = None if http_client is None else self._headers
         self._urls: dict[str, httpx.URL] = {}  # parsed once per path: parsing costs ~10 µs
-        self._client = http_client or self._new_client(transport)
+        # The client lmbridge makes is made at the first request: making one builds an SSL
+        # context from certifi's bundle (~30-60 ms), which Bridge() itself does not need (#18).
+        self._made: httpx.AsyncClient | None = http_client
+        self._transport = transport
         # Only a pool httpx builds inside a client of ours can be replaced with a fresh one.
         self._renewable = http_client is None and transport is None
         self._loops = LoopWatch()
@@ -205,6 +170,17 @@ class HTTPTransport:
         return httpx.AsyncClient(
             transport=transport, timeout=self.timeout, limits=self._limits, headers=self._headers
         )
+
+    @property
+    def _client(self) -> httpx.AsyncClient:
+        client = self._made
+        if client is None:
+            client = self._made = self._new_client(self._transport)
+        return client
+
+    @_client.setter
+    def _client(self, client: httpx.AsyncClient) -> None:
+        self._made = client
 
     def __repr__(self) -> str:
         return f"HTTPTransport(base_url={self.base_url!r})"
@@ -230,8 +206,8 @@ class HTTPTransport:
     async def aclose(self) -> None:
         """Close the connection pool, unless the client was supplied by the user."""
         self._closed = True
-        if self._owns_client:
-            await self._client.aclose()
+        if self._owns_client and self._made is not None:
+            await self._made.aclose()
 
     def url(self, path: str) -> str:
         """The full URL of ``path`` (``"/v1/chat/completions"``) on this server."""
