@@ -150,10 +150,11 @@ class HTTPTransport:
             errors.register_secret(api_token)
         self._owns_client = http_client is None
         self._closed = False
-        # httpx's own default of 20 kept connections: httpcore's pool checks every kept connection
-        # (a syscall each) for every request, so keeping 32 halved the throughput of 64
-        # concurrent calls on loopback (bench/compare.py) instead of saving reconnections.
-        self._limits = limits or httpx.Limits(max_connections=100, max_keepalive_connections=20)
+        # 8 kept connections (httpx keeps 20): httpcore's pool checks every kept connection (a
+        # poll() each, and a scan of the others) for every request, so 20 cost 64 concurrent
+        # calls ~10% of their throughput on loopback and 32 half of it (bench/compare.py); a
+        # reconnection after a larger burst costs far less than one generation.
+        self._limits = limits or httpx.Limits(max_connections=100, max_keepalive_connections=8)
         # Our own client carries the headers itself, so a request merges none (#18); a client
         # supplied by the user gets them per request.
         self._request_headers = None if http_client is None else self._headers
