@@ -15,6 +15,7 @@ from lmbridge import errors
 from lmbridge.chat.events import (
     ReasoningDelta,
     StreamEvent,
+    TextDelta,
     ToolCallDelta,
     ToolCallReady,
     UsageReport,
@@ -44,6 +45,11 @@ __all__ = [
 
 
 # --- inline <think> blocks ---------------------------------------------------------------------
+
+# A TextDelta per token, built through its slots (see chat.events.text_delta), inline in feed().
+_new = object.__new__
+_set_text = vars(TextDelta)["text"].__set__
+_set_type = vars(TextDelta)["type"].__set__
 
 _OPEN = "<think>"
 _CLOSE = "</think>"
@@ -297,7 +303,10 @@ class ChatAssembler:
                 if content:
                     if self._think.in_text:  # past any <think> block: the common case, inlined
                         self._text.append(content)
-                        events.append(text_delta(content))
+                        event = _new(TextDelta)  # text_delta(content), inlined: once per token
+                        _set_text(event, content)
+                        _set_type(event, "text")
+                        events.append(event)
                     else:
                         self._add_content(content, events)
                 tool_calls = delta.get("tool_calls")
