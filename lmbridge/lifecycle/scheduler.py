@@ -124,9 +124,8 @@ class SwapScheduler:
         self._events = events or EventEmitter()
         self._cache = cache
         self._unloader = unloader
-        self._lock = anyio.Lock()  # one swap (or JIT load) at a time, first come first served
-        # Set and dropped at every change: a broadcast. Made only when someone waits, so that a
-        # request's release costs no Event when nobody does (the common case, #18).
+        self._made_lock: anyio.Lock | None = None  # see _lock
+        # Set and dropped at every change: a broadcast; made only when a task waits (#18).
         self._changed: anyio.Event | None = None
         self._running: dict[str, int] = {}
         self._waiting: dict[str, int] = {}
@@ -139,6 +138,13 @@ class SwapScheduler:
         self._ticks = itertools.count()
         self._used: dict[str, int] = {}  # identifier -> tick of its last use, for LRU
         self._swaps = 0  # swaps done: a load that failed before the last one may simply retry
+
+    @property
+    def _lock(self) -> anyio.Lock:
+        """One swap (or JIT load) at a time, first come first served; made at first use (#18)."""
+        if self._made_lock is None:
+            self._made_lock = anyio.Lock()
+        return self._made_lock
 
     # --- the request path -----------------------------------------------------------------
 
@@ -413,8 +419,7 @@ class SwapScheduler:
 
     async def _until(self, ready: Callable[[], bool]) -> None:
         while not ready():
-            if self._changed is None:
-                self._changed = anyio.Event()
+            self._changed = self._changed or anyio.Event()
             await self._changed.wait()
 
 
