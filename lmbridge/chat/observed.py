@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 import anyio
 import pydantic_core
+from pydantic import BaseModel
 
 from lmbridge import errors
 from lmbridge.chat.results import ChatResult, CompletionResult, EmbeddingResult, ResponseResult
@@ -49,7 +50,12 @@ def timed(result: R, timing: Timing) -> R:
 
 def _reasons(result: object) -> tuple[str, ...]:
     """The finish reasons of a result, or of a wire answer's choices."""
-    reason = getattr(result, "finish_reason", None)
+    if isinstance(result, BaseModel) and "finish_reason" not in type(result).__pydantic_fields__:
+        # What getattr() would find, without pydantic raising and catching an AttributeError
+        # for the (usual) absent attribute: ~3 us a call (#18).
+        reason = (result.__pydantic_extra__ or {}).get("finish_reason")
+    else:
+        reason = getattr(result, "finish_reason", None)
     if reason:
         return (reason,)
     choices = getattr(result, "choices", None) or ()
