@@ -24,45 +24,10 @@ MODEL = "qwen/qwen3-4b"
 
 
 def build_body(chunks: int) -> bytes:
-    parts = []
-    for i in range(chunks):
-        chunk = {
-            "id": "chatcmpl-bench",
-            "object": "chat.completion.chunk",
-            "created": 1,
-            "model": MODEL,
-            "system_fingerprint": MODEL,
-            "choices": [
-                {
-                    "index": 0,
-                    "delta": {"content": f"tok{i} "},
-                    "logprobs": None,
-                    "finish_reason": None,
-                }
-            ],
-        }
-        parts.append(f"data: {json.dumps(chunk)}\n\n")
-    final = {
-        "id": "chatcmpl-bench",
-        "object": "chat.completion.chunk",
-        "created": 1,
-        "model": MODEL,
-        "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
-    }
-    usage = {
-        "id": "chatcmpl-bench",
-        "object": "chat.completion.chunk",
-        "created": 1,
-        "model": MODEL,
-        "choices": [],
-        "usage": {"prompt_tokens": 5, "completion_tokens": chunks, "total_tokens": chunks + 5},
-    }
-    parts += [
-        f"data: {json.dumps(final)}\n\n",
-        f"data: {json.dumps(usage)}\n\n",
-        "data: [DONE]\n\n",
-    ]
-    return "".join(parts).encode()
+    """The same chunks as bench/compare.py's server sends: as LM Studio writes them."""
+    from compare import stream_body  # a sibling script: bench/ is on sys.path when run
+
+    return stream_body(chunks)
 
 
 class _Reads(httpx.AsyncByteStream):

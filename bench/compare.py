@@ -63,15 +63,27 @@ def completion_body() -> bytes:
 
 
 def stream_body(chunks: int) -> bytes:
-    head = {"id": "chatcmpl-bench", "object": "chat.completion.chunk", "created": 1, "model": MODEL}
+    """Chunks as LM Studio writes them: every field it sends, ``role`` in every delta and
+    ``logprobs: null`` in every choice (leaner chunks would flatter the clients that validate)."""
+    head = {
+        "id": "chatcmpl-bench4t0x1p6a8c0tq5w2",
+        "object": "chat.completion.chunk",
+        "created": 1764673200,
+        "model": MODEL,
+        "system_fingerprint": MODEL,
+    }
     parts = []
     for i in range(chunks):
-        delta = {"index": 0, "delta": {"content": f"tok{i} "}, "finish_reason": None}
-        parts.append({**head, "system_fingerprint": MODEL, "choices": [delta]})
-    parts.append({**head, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+        delta = {"role": "assistant", "content": f" tok{i}"}
+        choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": None}
+        parts.append({**head, "choices": [choice]})
+    end = {"index": 0, "delta": {}, "logprobs": None, "finish_reason": "stop"}
+    parts.append({**head, "choices": [end]})
     usage = {"prompt_tokens": 5, "completion_tokens": chunks, "total_tokens": chunks + 5}
     parts.append({**head, "choices": [], "usage": usage})
-    lines = [f"data: {json.dumps(part)}\n\n" for part in parts] + ["data: [DONE]\n\n"]
+    # Compact, as LM Studio's JSON.stringify writes it.
+    lines = [f"data: {json.dumps(part, separators=(',', ':'))}\n\n" for part in parts]
+    lines.append("data: [DONE]\n\n")
     return "".join(lines).encode()
 
 

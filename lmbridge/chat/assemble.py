@@ -19,6 +19,7 @@ from lmbridge.chat.events import (
     ToolCallDelta,
     ToolCallReady,
     UsageReport,
+    text_delta,
 )
 from lmbridge.chat.results import ChatResult, ToolCall
 from lmbridge.chat.wire import (
@@ -44,6 +45,11 @@ __all__ = [
 
 
 # --- inline <think> blocks ---------------------------------------------------------------------
+
+# A TextDelta per token, built through its slots (see chat.events.text_delta), inline in feed().
+_new = object.__new__
+_set_text = vars(TextDelta)["text"].__set__
+_set_type = vars(TextDelta)["type"].__set__
 
 _OPEN = "<think>"
 _CLOSE = "</think>"
@@ -72,6 +78,11 @@ class ThinkSplitter:
         self._pending = ""
         #: whether an inline reasoning block opened the reply
         self.found = False
+
+    @property
+    def in_text(self) -> bool:
+        """Whether every later piece is text as it is (no block can open any more)."""
+        return self._state == "text"
 
     def feed(self, piece: str) -> tuple[str, str]:
         """Take the next piece of content; return the ``(reasoning, text)`` it completes."""
@@ -290,7 +301,14 @@ class ChatAssembler:
                     events.append(ReasoningDelta(reasoning))
                 content = delta.get("content")
                 if content:
-                    self._add_content(content, events)
+                    if self._think.in_text:  # past any <think> block: the common case, inlined
+                        self._text.append(content)
+                        event = _new(TextDelta)  # text_delta(content), inlined: once per token
+                        _set_text(event, content)
+                        _set_type(event, "text")
+                        events.append(event)
+                    else:
+                        self._add_content(content, events)
                 tool_calls = delta.get("tool_calls")
                 if tool_calls:
                     self._add_tool_calls(tool_calls, events)
@@ -316,7 +334,7 @@ class ChatAssembler:
             events.append(ReasoningDelta(reasoning))
         if text:
             self._text.append(text)
-            events.append(TextDelta(text))
+            events.append(text_delta(text))
 
     def _add_tool_calls(self, pieces: list[WireToolCallDelta], events: list[StreamEvent]) -> None:
         for piece in pieces:

@@ -27,6 +27,20 @@ class TextDelta:
     type: Literal["text"] = "text"
 
 
+# A stream makes one TextDelta per token: setting the slots through their descriptors costs half
+# of the frozen dataclass's __init__ (the same trick as the SSE decoder's events, #18).
+_set_text = vars(TextDelta)["text"].__set__
+_set_type = vars(TextDelta)["type"].__set__
+
+
+def text_delta(text: str) -> TextDelta:
+    """``TextDelta(text)``, faster."""
+    event: TextDelta = object.__new__(TextDelta)
+    _set_text(event, text)
+    _set_type(event, "text")
+    return event
+
+
 @dataclass(frozen=True, slots=True)
 class ReasoningDelta:
     """A piece of the model's reasoning."""

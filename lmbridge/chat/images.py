@@ -15,15 +15,16 @@ import importlib
 import io
 import mimetypes
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import anyio
-import anyio.to_thread
 import httpx
 
 from lmbridge.errors import ImageError
+
+T = TypeVar("T")
 
 __all__ = [
     "DEFAULT_MAX_IMAGE_BYTES",
@@ -179,7 +180,7 @@ class Image:
             return _part(self.source)
         data, mime = await self._load(client)
         if self.max_side is not None:
-            data, mime = await anyio.to_thread.run_sync(_shrink, data, mime, self.max_side)
+            data, mime = await _to_thread(_shrink, data, mime, self.max_side)
         return _part(f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}")
 
     async def _load(self, client: httpx.AsyncClient | None) -> tuple[bytes, str]:
@@ -190,7 +191,7 @@ class Image:
         if self.kind == "bytes":
             return self.source, self._mime_of(self.source, None, where="the bytes given")
         if self.kind == "pil":
-            return await anyio.to_thread.run_sync(_encode_pil, self.source), "image/png"
+            return await _to_thread(_encode_pil, self.source), "image/png"
         if self.kind == "data_url":
             return _decode_data_url(self.source)
         return await _download(self.source, self.max_bytes, client)
@@ -385,3 +386,10 @@ async def resolve_images(
     if failures:
         raise failures[0]
     return messages
+
+
+async def _to_thread(function: Callable[..., T], *args: object) -> T:
+    """``anyio.to_thread.run_sync``, imported with the first image that needs it (#18)."""
+    import anyio.to_thread
+
+    return await anyio.to_thread.run_sync(function, *args)

@@ -10,7 +10,6 @@ allowed. The rule is the one Python's own builtins follow: a value of the wrong 
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
@@ -19,6 +18,8 @@ __all__ = ["check_option_names", "check_option_values", "did_you_mean"]
 
 def did_you_mean(name: str, known: Collection[str]) -> str:
     """`` (did you mean `temperature`?)`` for the closest known name, or ``""`` if none is close."""
+    import difflib  # only to suggest a name, after a miss
+
     close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
     return f" (did you mean `{close[0]}`?)" if close else ""
 

@@ -8,9 +8,10 @@ calibration). One guard per Bridge, so the "can this server count?" probe happen
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import replace
+from types import TracebackType
 from typing import Any
 
 from lmbridge import errors
@@ -142,20 +143,43 @@ class ContextGuard:
             return window
         return replace(window, model=sent_model, context_length=context_length)
 
-    @asynccontextmanager
-    async def fitted(
+    def fitted(
         self, model: str, body: dict[str, Any], fit: object, *, url: str
-    ) -> AsyncIterator[tuple[dict[str, Any], PromptWindow]]:
+    ) -> AbstractAsyncContextManager[tuple[dict[str, Any], PromptWindow]]:
         """:meth:`prepare_chat`, then watch the request: when the server says the prompt did not
         fit, fill in the figures its error left out and look the window up again next time (the
         model may have been reloaded with another context length since)."""
-        body, window = await self.prepare_chat(model, body, fit, url=url)
-        try:
-            yield body, window
-        except errors.ContextLengthExceededError as error:
+        return _Fitted(self, model, body, fit, url)
+
+
+class _Fitted:
+    """:meth:`ContextGuard.fitted`: a class, not a generator, as it wraps every chat (#18)."""
+
+    __slots__ = ("_args", "_guard", "_window")
+
+    def __init__(
+        self, guard: ContextGuard, model: str, body: dict[str, Any], fit: object, url: str
+    ) -> None:
+        self._guard = guard
+        self._args = (model, body, fit, url)
+        self._window: PromptWindow | None = None
+
+    async def __aenter__(self) -> tuple[dict[str, Any], PromptWindow]:
+        model, body, fit, url = self._args
+        body, window = await self._guard.prepare_chat(model, body, fit, url=url)
+        self._window = window
+        return body, window
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        window = self._window
+        if isinstance(error, errors.ContextLengthExceededError) and window is not None:
             if error.context_length is None:
                 error.context_length = window.context_length
             if error.prompt_tokens is None:
                 error.prompt_tokens = window.prompt_tokens
-            self._windows.forget(window.model)
-            raise
+            self._guard._windows.forget(window.model)

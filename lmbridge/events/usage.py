@@ -51,6 +51,10 @@ def _mean(values: list[float]) -> float | None:
     return sum(values) / len(values) if values else None
 
 
+# The kinds observe() counts.
+_COUNTED = frozenset({"request_finished", "model_load_finished", "heal"})
+
+
 class UsageTracker:
     """Tallies events per model; one per Bridge, fed by its event emitter.
 
@@ -70,6 +74,8 @@ class UsageTracker:
 
     def observe(self, event: Event) -> None:
         """Count ``event`` towards its model."""
+        if event.kind not in _COUNTED:  # most events: no lock taken for them (#18)
+            return
         with self._lock:
             if isinstance(event, RequestFinished):
                 model = event.sent_model or event.model

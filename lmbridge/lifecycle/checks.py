@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from lmbridge.errors import LmsArgumentError, ModelNotLoadedError, WrongModelTypeError
-from lmbridge.lifecycle.lms.failures import check_cli_name, check_gpu, check_positive_int
 from lmbridge.lifecycle.types import ModelInfo, RequestKind
 
 if TYPE_CHECKING:
@@ -19,6 +18,9 @@ __all__ = ["check_kind", "check_load_options", "not_loaded"]
 def check_load_options(name: str, options: LoadOptions) -> None:
     """Refuse bad load options once, for every method: ``lms`` would refuse them, and the REST
     API or JIT would be sent them as they are."""
+    # Here, not at the top: the lms parts load with the first load, not with a Bridge (#18).
+    from lmbridge.lifecycle.lms.failures import check_cli_name, check_gpu, check_positive_int
+
     for field in ("ttl", "context_length", "eval_batch_size", "num_experts", "parallel"):
         value = getattr(options, field)
         if value is not None:

@@ -19,7 +19,6 @@ from lmbridge.errors import (
     ModelNotFoundError,
     NotFoundError,
 )
-from lmbridge.lifecycle.lms.failures import check_cli_name
 from lmbridge.lifecycle.lms.runner import ProgressCallback, report_progress
 from lmbridge.lifecycle.resolve import find
 
@@ -53,6 +52,8 @@ class Downloader:
         self, key: str, *, quantization: str | None, on_progress: ProgressCallback | None
     ) -> ModelInfo:
         """See :meth:`~lmbridge.lifecycle.models.ModelManager.download`."""
+        from lmbridge.lifecycle.lms.failures import check_cli_name  # loaded when first used
+
         check_cli_name(key, "model")
         if quantization is not None:
             check_cli_name(quantization, "quantization")

@@ -91,7 +91,8 @@ class Listing:
 
 
 class _Wire(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    # Schemas built on first use (the first listing), not at import.
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
 
 class _V1Quantization(_Wire):

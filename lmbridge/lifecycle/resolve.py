@@ -21,7 +21,6 @@ listing, and asks ``lms ls`` when that listing may hold loaded models only.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -61,6 +60,8 @@ def suggest(name: str, keys: Sequence[str], *, limit: int = 3) -> list[str]:
         for candidate in (key.lower(), _after_publisher(key)):
             candidates.setdefault(candidate, []).append(key)
     found: list[str] = []
+    import difflib  # only to suggest a name, after a miss
+
     for match in difflib.get_close_matches(name.lower(), candidates, n=limit * 2):
         # One key can sit twice under one candidate (a key without publisher is its own tail).
         for key in candidates[match]:

@@ -1,9 +1,7 @@
 """The swap scheduler: sharing too little memory between the models one Bridge uses at once.
 
-A gather over several models that do not all fit used to fail (the third load ran out of memory),
-or, with LM Studio's JIT auto-evict, made each request evict the previous model, even mid-reply.
-The scheduler knows what the loaders do not: which models this Bridge loaded, how many of its
-requests each one serves right now, and which requests wait. With that it:
+Without it, a gather over models that do not all fit fails, or thrashes under JIT auto-evict. It
+knows which models this Bridge loaded, the requests each serves now, and which wait. With that it:
 
 - on an out-of-memory load, picks a *victim* among the instances this Bridge loaded (others only
   with ``evict_foreign=True``), *closes* it (its new requests wait instead of starting), waits
@@ -30,7 +28,6 @@ from __future__ import annotations
 import itertools
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import anyio
@@ -38,7 +35,15 @@ import anyio
 from lmbridge.errors import InsufficientMemoryError, ModelNotLoadedError
 from lmbridge.events import EventEmitter, Swap
 from lmbridge.lifecycle.fit import FitCheck, LoadShape, nothing_to_unload
-from lmbridge.lifecycle.swap_terms import MemoryPolicy, QueueEntry, SwapSettings, log, logger
+from lmbridge.lifecycle.swap_terms import (
+    MemoryPolicy,
+    Mine,
+    QueueEntry,
+    SwapSettings,
+    base_key,
+    log,
+    logger,
+)
 from lmbridge.lifecycle.types import LoadedInstance
 
 if TYPE_CHECKING:
@@ -50,12 +55,6 @@ __all__ = ["MemoryPolicy", "QueueEntry", "SwapScheduler", "SwapSettings", "logge
 # Seconds between listings while an abandoned JIT load may still end, doubling (as the loader).
 _FIRST_POLL = 0.05
 _LONGEST_POLL = 1.0
-
-
-@dataclass
-class _Mine:
-    key: str
-    jit: bool
 
 
 class SwapScheduler:
@@ -84,12 +83,12 @@ class SwapScheduler:
         self._events = events or EventEmitter()
         self._cache = cache
         self._unloader = unloader
-        self._lock = anyio.Lock()  # one swap (or JIT load) at a time, first come first served
-        self._changed = anyio.Event()  # set and replaced at every change: a broadcast
+        self._made_lock: anyio.Lock | None = None  # see _lock
+        self._changed: anyio.Event | None = None  # a broadcast, made when a task waits (#18)
         self._running: dict[str, int] = {}
         self._waiting: dict[str, int] = {}
         self._closed: set[str] = set()
-        self._mine: dict[str, _Mine] = {}
+        self._mine: dict[str, Mine] = {}
         # Keys whose load this Bridge started and then abandoned (cancelled): LM Studio may finish
         # such a load, and the instance it makes is this Bridge's to unload too.
         self._abandoned: set[str] = set()
@@ -100,6 +99,12 @@ class SwapScheduler:
         self._ticks = itertools.count()
         self._used: dict[str, int] = {}  # identifier -> tick of its last use, for LRU
         self._swaps = 0  # swaps done: a load that failed before the last one may simply retry
+
+    @property
+    def _lock(self) -> anyio.Lock:
+        """One swap (or JIT load) at a time, first come first served; made at first use (#18)."""
+        self._made_lock = self._made_lock or anyio.Lock()
+        return self._made_lock
 
     # --- the request path -----------------------------------------------------------------
 
@@ -138,6 +143,7 @@ class SwapScheduler:
                         async with self._lock:
                             await self._settle_abandoned_jit()
                     else:
+                        self._changed = self._changed or anyio.Event()
                         await self._changed.wait()
         except TimeoutError as exc:
             raise ModelNotLoadedError(
@@ -189,7 +195,7 @@ class SwapScheduler:
 
     def loaded(self, instance: LoadedInstance, *, jit: bool) -> None:
         """The loaders loaded ``instance`` for this Bridge: it may be unloaded to make room."""
-        self._mine[instance.identifier] = _Mine(key=instance.model_key, jit=jit)
+        self._mine[instance.identifier] = Mine(key=instance.model_key, jit=jit)
         self._abandoned.discard(instance.model_key)
         self._used[instance.identifier] = next(self._ticks)
         log("loaded", instance.identifier)
@@ -369,7 +375,7 @@ class SwapScheduler:
                 listed = {instance.identifier for instance in instances}
                 for instance in instances:
                     if instance.model_key == key and instance.identifier not in self._mine:
-                        self._mine[instance.identifier] = _Mine(key=key, jit=True)
+                        self._mine[instance.identifier] = Mine(key=key, jit=True)
                 self._evicted([name for name in others if name not in listed])
                 self._reopen(others)
             if self._pending_jit:
@@ -393,7 +399,7 @@ class SwapScheduler:
         return min(
             allowed,
             key=lambda name: (
-                name not in self._mine and _base_key(name) not in self._abandoned,
+                name not in self._mine and base_key(name) not in self._abandoned,
                 self._waiting.get(name, 0) > 0,
                 self._running.get(name, 0) > 0,
                 self._used.get(name, -1),
@@ -428,21 +434,17 @@ class SwapScheduler:
 
     def _forget(self, name: str) -> None:
         mine = self._mine.pop(name, None)
-        self._abandoned.discard(mine.key if mine else _base_key(name))
+        self._abandoned.discard(mine.key if mine else base_key(name))
 
     def _idle(self, name: str) -> Callable[[], bool]:
         return lambda: not self._running.get(name)
 
     def _notify(self) -> None:
-        self._changed.set()
-        self._changed = anyio.Event()
+        if self._changed is not None:
+            self._changed.set()
+            self._changed = None
 
     async def _until(self, ready: Callable[[], bool]) -> None:
         while not ready():
+            self._changed = self._changed or anyio.Event()
             await self._changed.wait()
-
-
-def _base_key(identifier: str) -> str:
-    """The model key an instance identifier names (``key:2`` -> ``key``)."""
-    head, _, tail = identifier.rpartition(":")
-    return head if head and tail.isdigit() else identifier

@@ -10,7 +10,7 @@ import logging
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-__all__ = ["MemoryPolicy", "QueueEntry", "SwapSettings", "log", "logger"]
+__all__ = ["MemoryPolicy", "Mine", "QueueEntry", "SwapSettings", "base_key", "log", "logger"]
 
 MemoryPolicy = Literal["swap", "raise"]
 """What a load that runs out of memory does: unload this Bridge's idle models (``"swap"``), or
@@ -63,3 +63,17 @@ class QueueEntry:
     waiting: int
     closed: bool
     loaded_here: bool
+
+
+@dataclass
+class Mine:
+    """An instance this Bridge loaded: its model key, and whether it came by JIT."""
+
+    key: str
+    jit: bool
+
+
+def base_key(identifier: str) -> str:
+    """The model key an instance identifier names (``key:2`` -> ``key``)."""
+    head, _, tail = identifier.rpartition(":")
+    return head if head and tail.isdigit() else identifier

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from lmbridge.display.html import field_table, grid, size
 from lmbridge.display.text import compact_repr
@@ -40,7 +40,8 @@ RequestKind = Literal["llm", "embedding"]
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # Schemas built on first use, not at import (#18).
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 class Quantization(_Frozen):
@@ -161,7 +162,8 @@ class ModelInfo(_Frozen):
     params_string: str | None = None
     format: str | None = None
     max_context_length: int | None = None
-    capabilities: Capabilities = Capabilities()
+    # A factory: an instance here would build the schemas at import (they are deferred, #18).
+    capabilities: Capabilities = Field(default_factory=Capabilities)
     state: ModelState = "unknown"
     instances: list[LoadedInstance] = []
     device: str | None = None

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any, TypeVar, overload
+
 import httpx
+from pydantic import BaseModel
 
 from lmbridge import errors
+from lmbridge.jsonparse import JSONParseError, parse_json
 from lmbridge.transport.classify import error_from_ok_answer, error_only
 
-__all__ = ["not_an_event_stream", "read_body", "too_large"]
+__all__ = ["decode_body", "not_an_event_stream", "read_body", "too_large"]
+
+B = TypeVar("B", bound=BaseModel)
 
 
 def too_large(
@@ -30,7 +36,6 @@ async def read_body(response: httpx.Response, model: str | None, limit: int) -> 
     A body that keeps coming never trips the read timeout (bytes keep arriving), so the cap is
     what ends it: memory never grows past ``limit``.
     """
-    url = str(response.request.url)
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise too_large(response, limit, model)
@@ -44,12 +49,14 @@ async def read_body(response: httpx.Response, model: str | None, limit: int) -> 
             chunks.append(chunk)
     except httpx.TimeoutException as exc:
         raise errors.ReadTimeoutError(
-            "the server stopped sending in the middle of its answer", url=url, model=model
+            "the server stopped sending in the middle of its answer",
+            url=str(response.request.url),
+            model=model,
         ) from exc
     except httpx.TransportError as exc:
         raise errors.APIConnectionError(
             f"the connection broke while reading the answer ({type(exc).__name__}: {exc})",
-            url=url,
+            url=str(response.request.url),
             model=model,
             hint="The server may have crashed or unloaded the model mid-answer; its log says "
             "why. The request is not sent again automatically: it may have run.",
@@ -79,3 +86,37 @@ def not_an_event_stream(
         status_code=response.status_code,
         body=content,
     )
+
+
+@overload
+def decode_body(response: httpx.Response, into: type[B], *, model: str | None) -> B: ...
+@overload
+def decode_body(response: httpx.Response, into: None, *, model: str | None) -> Any: ...
+def decode_body(response: httpx.Response, into: type[B] | None, *, model: str | None) -> Any:
+    """The response's JSON, validated straight from the bytes into ``into`` when given.
+
+    Raises:
+        APIStatusError: the answer (2xx) holds only an error object: it is classified as the
+            error status it implies (e.g. :class:`~lmbridge.ModelNotLoadedError`).
+        InvalidResponseError: the body is not JSON (nesting too deep included), or not of the
+            expected shape.
+    """
+    content = response.content
+    error = error_only(content)
+    if error is not None:
+        url = str(response.request.url)
+        raise error_from_ok_answer(response.status_code, content, error, url=url, model=model)
+    try:
+        if into is None:
+            return parse_json(content)
+        # pydantic's own JSON parser limits nesting too: a deep body is a ValidationError.
+        return into.model_validate_json(content)
+    except (JSONParseError, ValueError) as exc:
+        what = "JSON" if into is None else f"a valid {into.__name__}"
+        raise errors.InvalidResponseError(
+            f"the server's answer is not {what}: {str(exc).splitlines()[0]}",
+            url=str(response.request.url),
+            model=model,
+            status_code=response.status_code,
+            body=content,
+        ) from exc

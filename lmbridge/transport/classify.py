@@ -7,7 +7,6 @@ versions answer in plain text. So classification looks at the status AND the tex
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -183,6 +182,8 @@ def error_from_response(
                 hint="Several models are loaded: name the one to use.",
             )
         if named_not_found or _MODEL_NOT_FOUND.search(message):
+            import difflib  # only for the suggestions of this error
+
             available = _models_listed(message)
             suggestions = difflib.get_close_matches(model or "", available, n=3, cutoff=0.4)
             return errors.ModelNotFoundError(

@@ -7,19 +7,17 @@ import os
 import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from typing import Any, Literal, TypeVar, overload
+from typing import Any, Literal
 
 import anyio
 import httpx
 import pydantic_core
-from pydantic import BaseModel
 
 from lmbridge import errors
 from lmbridge.events import CircuitChanged, EventEmitter
-from lmbridge.jsonparse import JSONParseError, parse_json
-from lmbridge.transport.bodies import not_an_event_stream, read_body
+from lmbridge.transport.bodies import decode_body, not_an_event_stream, read_body
 from lmbridge.transport.breaker import Circuit, CircuitBreaker, ServerState
-from lmbridge.transport.classify import error_from_ok_answer, error_from_response, error_only
+from lmbridge.transport.classify import error_from_response
 from lmbridge.transport.failures import attempt_failure
 from lmbridge.transport.limits import ConcurrencyLimit, Slot
 from lmbridge.transport.loops import LoopWatch
@@ -48,8 +46,6 @@ TimeoutArg = float | httpx.Timeout | None
 """Seconds (the read timeout: the longest wait for the next byte) or an ``httpx.Timeout``."""
 
 _DEFAULT_BASE_URL = "http://localhost:1234"
-
-B = TypeVar("B", bound=BaseModel)
 
 _BREAKER_STATES: dict[ServerState, Literal["closed", "open", "half_open"]] = {
     "up": "closed",
@@ -84,40 +80,6 @@ def merge_timeout(default: httpx.Timeout, override: TimeoutArg) -> httpx.Timeout
     return httpx.Timeout(
         connect=default.connect, read=float(override), write=default.write, pool=default.pool
     )
-
-
-@overload
-def decode_body(response: httpx.Response, into: type[B], *, model: str | None) -> B: ...
-@overload
-def decode_body(response: httpx.Response, into: None, *, model: str | None) -> Any: ...
-def decode_body(response: httpx.Response, into: type[B] | None, *, model: str | None) -> Any:
-    """The response's JSON, validated straight from the bytes into ``into`` when given.
-
-    Raises:
-        APIStatusError: the answer (2xx) holds only an error object: it is classified as the
-            error status it implies (e.g. :class:`~lmbridge.ModelNotLoadedError`).
-        InvalidResponseError: the body is not JSON (nesting too deep included), or not of the
-            expected shape.
-    """
-    content = response.content
-    url = str(response.request.url)
-    error = error_only(content)
-    if error is not None:
-        raise error_from_ok_answer(response.status_code, content, error, url=url, model=model)
-    try:
-        if into is None:
-            return parse_json(content)
-        # pydantic's own JSON parser limits nesting too: a deep body is a ValidationError.
-        return into.model_validate_json(content)
-    except (JSONParseError, ValueError) as exc:
-        what = "JSON" if into is None else f"a valid {into.__name__}"
-        raise errors.InvalidResponseError(
-            f"the server's answer is not {what}: {str(exc).splitlines()[0]}",
-            url=url,
-            model=model,
-            status_code=response.status_code,
-            body=content,
-        ) from exc
 
 
 class HTTPTransport:
@@ -189,11 +151,19 @@ class HTTPTransport:
             errors.register_secret(api_token)
         self._owns_client = http_client is None
         self._closed = False
-        # httpx's own default of 20 kept connections: httpcore's pool checks every kept connection
-        # (a syscall each) for every request, so keeping 32 halved the throughput of 64
-        # concurrent calls on loopback (bench/compare.py) instead of saving reconnections.
-        self._limits = limits or httpx.Limits(max_connections=100, max_keepalive_connections=20)
-        self._client = http_client or self._new_client(transport)
+        # 8 kept connections (httpx keeps 20): httpcore's pool checks every kept connection (a
+        # poll() each, and a scan of the others) for every request, so 20 cost 64 concurrent
+        # calls ~10% of their throughput on loopback and 32 half of it (bench/compare.py); a
+        # reconnection after a larger burst costs far less than one generation.
+        self._limits = limits or httpx.Limits(max_connections=100, max_keepalive_connections=8)
+        # Our own client carries the headers itself, so a request merges none (#18); a client
+        # supplied by the user gets them per request.
+        self._request_headers = None if http_client is None else self._headers
+        self._urls: dict[str, httpx.URL] = {}  # parsed once per path: parsing costs ~10 µs
+        # The client lmbridge makes is made at the first request: making one builds an SSL
+        # context from certifi's bundle (~30-60 ms), which Bridge() itself does not need (#18).
+        self._made: httpx.AsyncClient | None = http_client
+        self._transport = transport
         # Only a pool httpx builds inside a client of ours can be replaced with a fresh one.
         self._renewable = http_client is None and transport is None
         self._loops = LoopWatch()
@@ -201,7 +171,20 @@ class HTTPTransport:
         self.limit = ConcurrencyLimit(max_concurrency)
 
     def _new_client(self, transport: httpx.AsyncBaseTransport | None) -> httpx.AsyncClient:
-        return httpx.AsyncClient(transport=transport, timeout=self.timeout, limits=self._limits)
+        return httpx.AsyncClient(
+            transport=transport, timeout=self.timeout, limits=self._limits, headers=self._headers
+        )
+
+    @property
+    def _client(self) -> httpx.AsyncClient:
+        client = self._made
+        if client is None:
+            client = self._made = self._new_client(self._transport)
+        return client
+
+    @_client.setter
+    def _client(self, client: httpx.AsyncClient) -> None:
+        self._made = client
 
     def __repr__(self) -> str:
         return f"HTTPTransport(base_url={self.base_url!r})"
@@ -227,8 +210,8 @@ class HTTPTransport:
     async def aclose(self) -> None:
         """Close the connection pool, unless the client was supplied by the user."""
         self._closed = True
-        if self._owns_client:
-            await self._client.aclose()
+        if self._owns_client and self._made is not None:
+            await self._made.aclose()
 
     def url(self, path: str) -> str:
         """The full URL of ``path`` (``"/v1/chat/completions"``) on this server."""
@@ -250,11 +233,16 @@ class HTTPTransport:
 
     def _build(self, method: str, path: str, body: Any, timeout: TimeoutArg) -> httpx.Request:
         content = None if body is None else pydantic_core.to_json(body)
+        url = self._urls.get(path)
+        if url is None:
+            url = httpx.URL(self.url(path))
+            if len(self._urls) < 256:  # paths naming models vary: keep the cache bounded
+                self._urls[path] = url
         return self._client.build_request(
             method,
-            self.url(path),
+            url,
             content=content,
-            headers=self._headers,
+            headers=self._request_headers,
             timeout=merge_timeout(self.timeout, timeout),
         )
 
@@ -424,8 +412,9 @@ class HTTPTransport:
                             return
                         content = await read_body(response, model, self.max_body_bytes)
                     finally:
-                        with anyio.CancelScope(shield=True):
-                            await response.aclose()
+                        if not response.is_closed:  # a body read to its end closed it already
+                            with anyio.CancelScope(shield=True):
+                                await response.aclose()
                         log_exchange(request, path, response, began)
                     failure = error_from_response(
                         response.status_code, response.headers, content, url=url, model=model

@@ -68,16 +68,6 @@ _set_id = vars(ServerSentEvent)["id"].__set__
 _set_retry = vars(ServerSentEvent)["retry"].__set__
 
 
-def _new_event(event: str, data: str, event_id: str, retry: int | None) -> ServerSentEvent:
-    """``ServerSentEvent(event, data, event_id, retry)``, faster."""
-    instance: ServerSentEvent = object.__new__(ServerSentEvent)
-    _set_event(instance, event)
-    _set_data(instance, data)
-    _set_id(instance, event_id)
-    _set_retry(instance, retry)
-    return instance
-
-
 class SSEEventTooLargeError(StreamError, ValueError):
     """One event's data, or one unterminated line, grew beyond ``max_event_bytes``.
 
@@ -258,26 +248,31 @@ class SSEDecoder:
     def _process(self, lines: list[bytes]) -> list[ServerSentEvent]:
         events: list[ServerSentEvent] = []
         data = self._data
+        new = object.__new__
         for line in lines:
             if not line:
                 if data:
-                    events.append(
-                        _new_event(
-                            self._event or "message",
-                            b"\n".join(data).decode("utf-8", "replace"),
-                            self._last_event_id,
-                            self._retry,
-                        )
-                    )
+                    # One data line per event is the rule in chat streams: no join for it.
+                    joined = data[0] if len(data) == 1 else b"\n".join(data)
+                    event = new(ServerSentEvent)  # set through the slots: once per token
+                    _set_event(event, self._event or "message")
+                    _set_data(event, joined.decode("utf-8", "replace"))
+                    _set_id(event, self._last_event_id)
+                    _set_retry(event, self._retry)
+                    events.append(event)
                     data.clear()
                     self._data_size = -1
                 self._event = ""
                 continue
-            # Comparing bytes is exact: field names are ASCII and ":" / " " never occur inside a
-            # multi-byte UTF-8 sequence. A comment has an empty name, so it is ignored below.
-            name, _, value = line.partition(b":")
-            if value[:1] == b" ":
-                value = value[1:]
+            if line.startswith(b"data: "):  # the common field, without partition and slices
+                value = line[6:]
+                name = b"data"
+            else:
+                # Comparing bytes is exact: field names are ASCII and ":" / " " never occur
+                # inside a multi-byte UTF-8 sequence. A comment has an empty name: ignored below.
+                name, _, value = line.partition(b":")
+                if value[:1] == b" ":
+                    value = value[1:]
             if name == b"data":
                 data.append(value)
                 self._data_size += len(value) + 1

@@ -7,14 +7,18 @@ what ``lms`` prints (:mod:`.output`, into :mod:`.types`) and naming what went wr
 uses this package, never the reverse.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from lmbridge.lifecycle.lms.runner import LmsCli, ProgressCallback
-from lmbridge.lifecycle.lms.types import (
-    LmsInstance,
-    LmsLoadOutcome,
-    LmsModel,
-    LmsQuantization,
-    LmsServerStatus,
-)
+
+if TYPE_CHECKING:
+    from lmbridge.lifecycle.lms.types import (
+        LmsInstance,
+        LmsLoadOutcome,
+        LmsModel,
+        LmsQuantization,
+        LmsServerStatus,
+    )
 
 __all__ = [
     "LmsCli",
@@ -25,3 +29,12 @@ __all__ = [
     "LmsServerStatus",
     "ProgressCallback",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # The typed views load with the first `lms` command, not with the package (#18).
+    if name in __all__:
+        from lmbridge.lifecycle.lms import types
+
+        return getattr(types, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

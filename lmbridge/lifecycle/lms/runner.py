@@ -12,6 +12,7 @@ package stays free of imports from the model manager above it.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import os
 import re
@@ -20,38 +21,25 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, TypeVar
 
-import anyio
-import anyio.to_thread
 from pydantic import TypeAdapter, ValidationError
 
 from lmbridge.errors import LmsArgumentError, LmsError, LmsNotFoundError
-from lmbridge.lifecycle.lms.estimate import LmsEstimate, parse_estimate, parse_total_memory
-from lmbridge.lifecycle.lms.failures import (
-    check_cli_name,
-    check_gpu,
-    check_positive_int,
-    error_for_failed_run,
-    not_loaded_error,
-)
-from lmbridge.lifecycle.lms.locate import LmsSearch, find_lms
-from lmbridge.lifecycle.lms.output import (
-    ProgressParser,
-    find_json,
-    parse_load_outcome,
-    strip_ansi,
-)
-from lmbridge.lifecycle.lms.process import LmsRun, command_text, run_lms
-from lmbridge.lifecycle.lms.types import (
-    LmsInstance,
-    LmsLoadOutcome,
-    LmsModel,
-    LmsServerStatus,
-    instance_list_adapter,
-    model_list_adapter,
-)
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
+
+    from lmbridge.lifecycle.lms.estimate import LmsEstimate
+    from lmbridge.lifecycle.lms.locate import LmsSearch
+    from lmbridge.lifecycle.lms.process import LmsRun
+    from lmbridge.lifecycle.lms.types import (
+        LmsInstance,
+        LmsLoadOutcome,
+        LmsModel,
+        LmsServerStatus,
+    )
+
+# The parts below are imported where they are used: a Bridge makes an LmsCli, but most never run
+# `lms`, and the parts (pydantic models, regular expressions, subprocess) cost ~4 ms (#18).
 
 __all__ = ["LmsCli", "ProgressCallback", "report_progress"]
 
@@ -59,7 +47,14 @@ _T = TypeVar("_T")
 _NOTHING_LOADED = re.compile(r"no models? (?:are |is )?(?:currently )?loaded", re.I)
 _STATUS_TEXT_PORT = re.compile(r"running on port\s+(\d+)", re.I)
 _STATUS_TEXT_STOPPED = re.compile(r"\bnot running\b|\bis off\b|\bstopped\b", re.I)
-_server_status_adapter: TypeAdapter[LmsServerStatus] = TypeAdapter(LmsServerStatus)
+
+
+@functools.cache
+def _server_status_adapter() -> TypeAdapter[LmsServerStatus]:
+    from lmbridge.lifecycle.lms.types import LmsServerStatus
+
+    return TypeAdapter(LmsServerStatus)
+
 
 ProgressCallback = Callable[[float], object]
 """Called with a load's progress in ``0..1``; it may return an awaitable, which is awaited."""
@@ -135,6 +130,10 @@ class LmsCli:
         """
         if self._found is not None:
             return self._found
+        import anyio.to_thread
+
+        from lmbridge.lifecycle.lms.locate import find_lms
+
         now = anyio.current_time()
         if self._missing_at is not None and now - self._missing_at < self._recheck_missing_after:
             return None
@@ -180,12 +179,15 @@ class LmsCli:
         Raises:
             LmsError: (or a subclass) the command failed or printed no JSON list.
         """
+        from lmbridge.lifecycle.lms.output import find_json, strip_ansi
+        from lmbridge.lifecycle.lms.types import instance_list_adapter
+
         run = await self._checked(["ps", "--json"])
         if find_json(run.stdout, "array") is None and _NOTHING_LOADED.search(
             strip_ansi(run.stdout)
         ):
             return []  # some builds print a sentence instead of `[]`
-        return _parse(run, "array", instance_list_adapter)
+        return _parse(run, "array", instance_list_adapter())
 
     async def ls(self) -> list[LmsModel]:
         """The downloaded models (``lms ls --json``).
@@ -193,8 +195,10 @@ class LmsCli:
         Raises:
             LmsError: (or a subclass) the command failed or printed no JSON list.
         """
+        from lmbridge.lifecycle.lms.types import model_list_adapter
+
         run = await self._checked(["ls", "--json"])
-        return _parse(run, "array", model_list_adapter)
+        return _parse(run, "array", model_list_adapter())
 
     async def load(
         self,
@@ -236,6 +240,9 @@ class LmsCli:
             LmsUnreachableError: LM Studio could not be started or reached.
             LmsTimeoutError: the load took longer than ``timeout``.
         """
+        from lmbridge.lifecycle.lms.failures import check_cli_name, check_gpu, check_positive_int
+        from lmbridge.lifecycle.lms.output import ProgressParser, parse_load_outcome
+
         args = ["load", check_cli_name(key, "model key"), "-y"]
         if ttl is not None:
             args += ["--ttl", str(check_positive_int(ttl, "ttl", key))]
@@ -268,6 +275,9 @@ class LmsCli:
         Raises:
             LmsError: (or a subclass) the command failed (e.g. an lms without ``--estimate-only``).
         """
+        from lmbridge.lifecycle.lms.estimate import parse_estimate
+        from lmbridge.lifecycle.lms.failures import check_cli_name, check_gpu, check_positive_int
+
         args = ["load", check_cli_name(key, "model key"), "-y", "--estimate-only"]
         if context_length is not None:
             args += ["-c", str(check_positive_int(context_length, "context_length", key))]
@@ -283,6 +293,8 @@ class LmsCli:
         Raises:
             LmsError: (or a subclass) the command failed (e.g. an lms without ``runtime survey``).
         """
+        from lmbridge.lifecycle.lms.estimate import parse_total_memory
+
         run = await self._checked(["runtime", "survey", "--json"])
         return parse_total_memory(run.stdout)
 
@@ -294,6 +306,8 @@ class LmsCli:
             LmsError: (or a subclass) the name was refused, or the download failed.
             LmsTimeoutError: it took longer than ``timeout`` seconds (``lms`` was terminated).
         """
+        from lmbridge.lifecycle.lms.failures import check_cli_name
+
         await self._checked(
             ["get", check_cli_name(name, "model"), "-y"], time_limit=timeout, model=name
         )
@@ -321,6 +335,8 @@ class LmsCli:
         if identifier is None:
             await self._checked(["unload", "--all"])
             return
+        from lmbridge.lifecycle.lms.failures import check_cli_name, not_loaded_error
+
         run = await self._checked(
             ["unload", check_cli_name(identifier, "identifier")], model=identifier
         )
@@ -334,9 +350,12 @@ class LmsCli:
         Raises:
             LmsError: (or a subclass) the command failed or its output made no sense.
         """
+        from lmbridge.lifecycle.lms.output import find_json, strip_ansi
+        from lmbridge.lifecycle.lms.types import LmsServerStatus
+
         run = await self._checked(["server", "status", "--json"])
         if find_json(run.stdout, "object") is not None:
-            return _parse(run, "object", _server_status_adapter)
+            return _parse(run, "object", _server_status_adapter())
         # Old builds without --json support: read the sentence.
         text = strip_ansi(f"{run.stdout}\n{run.stderr}")
         port = _STATUS_TEXT_PORT.search(text)
@@ -357,6 +376,9 @@ class LmsCli:
         model: str | None = None,
     ) -> LmsRun:
         """Run ``lms <args>``; raise the typed error if it exits non-zero."""
+        from lmbridge.lifecycle.lms.failures import error_for_failed_run
+        from lmbridge.lifecycle.lms.process import run_lms
+
         executable = await self.require()
         try:
             run = await run_lms(
@@ -380,6 +402,9 @@ class LmsCli:
 
 
 def _parse(run: LmsRun, kind: Literal["array", "object"], adapter: TypeAdapter[_T]) -> _T:
+    from lmbridge.lifecycle.lms.output import find_json
+    from lmbridge.lifecycle.lms.process import command_text
+
     text = find_json(run.stdout, kind)
     if text is None:
         raise _unparseable(run, "JSON array" if kind == "array" else "JSON object")
@@ -397,6 +422,9 @@ def _parse(run: LmsRun, kind: Literal["array", "object"], adapter: TypeAdapter[_
 
 
 def _unparseable(run: LmsRun, expected: str) -> LmsError:
+    from lmbridge.lifecycle.lms.output import strip_ansi
+    from lmbridge.lifecycle.lms.process import command_text
+
     shown = strip_ansi(run.stdout).strip()
     return LmsError(
         f"`{command_text(run.command)}` printed no {expected}"

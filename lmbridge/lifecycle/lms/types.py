@@ -7,6 +7,7 @@ over the versions (``status``, ``queued`` and ``parallel`` only exist since lms 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, TypeAdapter
@@ -31,6 +32,8 @@ class _LmsJson(BaseModel):
         populate_by_name=True,
         extra="ignore",
         frozen=True,
+        # Built on first use: `import lmbridge` and a Bridge that never runs `lms` pay nothing.
+        defer_build=True,
     )
 
 
@@ -138,5 +141,13 @@ class LmsLoadOutcome:
     device: str | None = None
 
 
-instance_list_adapter: TypeAdapter[list[LmsInstance]] = TypeAdapter(list[LmsInstance])
-model_list_adapter: TypeAdapter[list[LmsModel]] = TypeAdapter(list[LmsModel])
+@functools.cache
+def instance_list_adapter() -> TypeAdapter[list[LmsInstance]]:
+    """The validator of ``lms ps --json`` (built on first use, not at import)."""
+    return TypeAdapter(list[LmsInstance])
+
+
+@functools.cache
+def model_list_adapter() -> TypeAdapter[list[LmsModel]]:
+    """The validator of ``lms ls --json`` (built on first use, not at import)."""
+    return TypeAdapter(list[LmsModel])
