@@ -129,7 +129,12 @@ def serve() -> None:
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.bind(("127.0.0.1", 0))
     print(sock.getsockname()[1], flush=True)
-    config = uvicorn.Config(app, log_level="warning", access_log=False, backlog=2048)
+    # Connections stay open between phases: with uvicorn's 5 s keep-alive, connections a client
+    # pooled in one phase were closed by the server while idle in the next, and a request
+    # racing that close failed with a ReadError (seen once, in raw httpx's pool).
+    config = uvicorn.Config(
+        app, log_level="warning", access_log=False, backlog=2048, timeout_keep_alive=3600
+    )
     uvicorn.Server(config).run(sockets=[sock])
 
 
