@@ -110,6 +110,13 @@ def serve() -> None:
         if path == "/v1/chat/completions" and streamed:
             headers = [(b"content-type", b"text/event-stream")]
             await send({"type": "http.response.start", "status": 200, "headers": headers})
+            if b'"content":"hold"' in body.replace(b" ", b""):
+                # An idle stream (bench/extras.py): one piece, then nothing until the client
+                # goes away.
+                await send({"type": "http.response.body", "body": pieces[0], "more_body": True})
+                while (await receive())["type"] != "http.disconnect":
+                    pass
+                return
             for piece in pieces:
                 await send({"type": "http.response.body", "body": piece, "more_body": True})
             await send({"type": "http.response.body", "body": b""})
