@@ -198,11 +198,36 @@ async def doctor(bridge: Bridge, args: argparse.Namespace, out: Output) -> int:
     token_given = any(
         (args.token, os.environ.get("LM_API_TOKEN"), os.environ.get("LMSTUDIO_API_TOKEN"))
     )
-    checks = await run_checks(bridge, token_given=token_given)
-    ok = all(check.ok for check in checks if check.essential)
+    urls = [server.url for server in bridge.servers]
+    if len(urls) == 1:
+        checks = await run_checks(bridge, token_given=token_given)
+        ok = all(check.ok for check in checks if check.essential)
+        if args.json:
+            report = {"ok": ok, "base_url": bridge.base_url, "checks": [asdict(c) for c in checks]}
+            out.json(report)
+            return 0 if ok else 1
+        return _report(checks, ok, out)
+    # Several servers (--base-url a,b): each is checked on its own, as if it were the only one.
+    reports = []
+    for url in urls:
+        async with Bridge(url, api_token=args.token, max_retries=0) as one:
+            checks = await run_checks(one, token_given=token_given)
+        reports.append((url, checks, all(check.ok for check in checks if check.essential)))
+    ok = all(each_ok for _, _, each_ok in reports)
     if args.json:
-        out.json({"ok": ok, "base_url": bridge.base_url, "checks": [asdict(c) for c in checks]})
+        servers = [
+            {"ok": each_ok, "base_url": url, "checks": [asdict(c) for c in checks]}
+            for url, checks, each_ok in reports
+        ]
+        out.json({"ok": ok, "servers": servers})
         return 0 if ok else 1
+    for url, checks, each_ok in reports:
+        out.line(out.style.bold(url))
+        _report(checks, each_ok, out)
+    return 0 if ok else 1
+
+
+def _report(checks: list[Check], ok: bool, out: Output) -> int:
     style = out.style
     width = max(len(check.name) for check in checks)
     for check in checks:

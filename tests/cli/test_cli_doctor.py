@@ -74,3 +74,22 @@ async def test_a_required_token_is_checked_and_never_printed(
     right = await cli("doctor", "--token", "s3cret-token")
     assert right.status == 0, right.stdout
     assert "s3cret-token" not in right.stdout + right.stderr
+
+
+async def test_with_several_servers_each_is_checked_on_its_own(cli: CLI) -> None:
+    urls = f"{cli.url},http://127.0.0.1:9"
+    as_json = await cli("doctor", "--json", "--base-url", urls)
+    assert as_json.status == 1  # one of them answers nothing
+    report = json.loads(as_json.stdout)
+    assert report["ok"] is False
+    up, down = report["servers"]
+    assert (up["base_url"], up["ok"]) == (cli.url, True)
+    assert QWEN in checks_of(up)["loaded"]["detail"]
+    assert (down["base_url"], down["ok"]) == ("http://127.0.0.1:9", False)
+
+    text = await cli("doctor", "--base-url", urls)
+    assert text.status == 1
+    lines = text.stdout.splitlines()
+    assert lines[0] == cli.url
+    assert "http://127.0.0.1:9" in lines
+    assert "FAIL  server  nothing answers at http://127.0.0.1:9" in text.stdout
