@@ -143,6 +143,7 @@ class ResponseCalls(Wiring):
         reasoning_effort: Literal["low", "medium", "high"] | None = None,
         temperature: float | None = None,
         max_output_tokens: int | None = None,
+        fit: FitMode | None = None,
         response_format: ResponseFormat | None = None,
         validation_retries: int = DEFAULT_VALIDATION_RETRIES,
         **options: Unpack[RequestOptions],
@@ -155,8 +156,8 @@ class ResponseCalls(Wiring):
         the conversation). Takes the arguments of :meth:`respond`; with a ``response_format``
         it also yields :class:`~lmbridge.PartialParsed` events, and the streamed reply is the
         first attempt: ``result()`` validates it and re-asks without streaming, as ``stream()``
-        does. Leaving the block early, breaking out of the loop or cancelling the task closes
-        the response.
+        does. ``fit`` works as in :meth:`respond`, on the server the stream goes to. Leaving the
+        block early, breaking out of the loop or cancelling the task closes the response.
         """
         from lmbridge.chat.responses import build_responses_body
 
@@ -176,8 +177,13 @@ class ResponseCalls(Wiring):
         async with AsyncExitStack() as stack:
             streamed = {**body, "stream": True}
             pin = self._router.storing(previous_response_id)
+
+            async def fitted(server: Server, body: dict[str, Any]) -> dict[str, Any]:
+                url = server.http.url(_RESPONSES)
+                return await server.context.prepare_response(model, body, fit, url=url)
+
             server, name, events = await self._open_events(
-                stack, _RESPONSES, streamed, model, options, pin=pin
+                stack, _RESPONSES, streamed, model, options, pin=pin, prepare=fitted
             )
             validate = None
             if response_format is not None:

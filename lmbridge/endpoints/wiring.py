@@ -9,7 +9,7 @@ routing, model guard and transport as ``chat()``.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack
 from typing import Any, TypeVar
 
@@ -121,17 +121,20 @@ class Wiring:
         options: Mapping[str, Any],
         *,
         pin: Server | None = None,
+        prepare: Callable[[Server, dict[str, Any]], Awaitable[dict[str, Any]]] | None = None,
     ) -> tuple[Server, str, Events]:
         """Open an SSE stream for ``model`` under the model guard on the server the router
-        chooses (the next one if it cannot be reached), closed with ``stack``."""
+        chooses (the next one if it cannot be reached), closed with ``stack``; ``prepare``
+        makes the body for that server (e.g. fits it into its loaded context window)."""
 
         async def open_on(server: Server) -> tuple[Server, str, Events]:
+            sent = body if prepare is None else await prepare(server, dict(body))
             async with AsyncExitStack() as attempt:
 
                 async def open_stream(name: str) -> tuple[str, Events]:
                     opening = server.http.stream_events(
                         path,
-                        {**body, "model": name},
+                        {**sent, "model": name},
                         model=name,
                         timeout=options.get("timeout"),
                         max_retries=options.get("max_retries"),

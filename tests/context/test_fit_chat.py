@@ -194,3 +194,25 @@ async def test_fit_is_checked() -> None:
     async with Bridge(transport=sim.transport()) as bridge:
         with pytest.raises(ValueError, match="fit"):
             await bridge.chat(MODEL, "hi", fit="squeeze")  # type: ignore[call-overload]
+
+
+async def test_stream_respond_fits_like_respond() -> None:
+    sim = _sim(2048)
+    items: list[dict[str, Any]] = [
+        {"role": "user", "content": f"q{n} " + "q" * 1500} for n in range(10)
+    ]
+    items.append({"role": "user", "content": "last question"})
+    async with Bridge(transport=sim.transport()) as bridge:
+        async with bridge.stream_respond(MODEL, items, fit="trim") as stream:
+            await stream.result()
+        sent = [r.body for r in sim.requests if r.path == "/v1/responses"]
+        with pytest.raises(ContextLengthExceededError):
+            async with bridge.stream_respond(MODEL, items, fit="error") as stream:
+                await stream.result()
+        with pytest.raises(ValueError, match="fit"):
+            async with bridge.stream_respond(MODEL, items, fit="squeeze"):  # type: ignore[arg-type]
+                pass
+    assert len(sent) == 1  # the one that fitted; the others sent nothing
+    assert sent[0]["stream"] is True
+    assert sent[0]["input"][-1] == items[-1] and len(sent[0]["input"]) < len(items)
+    assert len([r for r in sim.requests if r.path == "/v1/responses"]) == 1
