@@ -166,9 +166,11 @@ class BridgeModels:
         self, identifier: str, *, all_instances: bool = False, server: str | None = None
     ) -> builtins.list[str]:
         """Unload ``identifier`` from every server that has it loaded (or from ``server``).
+        Servers that cannot be reached are left out, as in :meth:`list`.
 
         Raises:
             ModelNotLoadedError: no server has it loaded.
+            APIConnectionError: nothing was unloaded and a server could not be reached.
             (and see :meth:`ModelManager.unload`)
         """
         if server is not None or len(self._servers) == 1:
@@ -176,9 +178,15 @@ class BridgeModels:
             return await target.models.unload(identifier, all_instances=all_instances)
         unloaded: builtins.list[str] = []
         missing: errors.ModelNotLoadedError | None = None
+        down: builtins.list[errors.APIConnectionError] = []
         for each in self._servers:
             try:
                 unloaded += await each.models.unload(identifier, all_instances=all_instances)
+            except errors.APIConnectionError as exc:
+                # Left out like a server list() cannot reach (bridge.servers shows it down),
+                # so that what was unloaded elsewhere is still returned.
+                exc.server = exc.server or each.url
+                down.append(exc)
             except (errors.ModelNotLoadedError, errors.ModelNotFoundError) as exc:
                 missing = missing or errors.ModelNotLoadedError(
                     f"no server has {identifier!r} loaded "
@@ -186,6 +194,8 @@ class BridgeModels:
                     model=identifier,
                 )
                 missing.__cause__ = exc
+        if not unloaded and down:
+            raise down[0]  # it may be loaded there: "not loaded" would be a guess
         if not unloaded and missing is not None:
             raise missing
         return unloaded

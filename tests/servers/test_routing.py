@@ -221,3 +221,18 @@ async def test_a_server_that_never_answers_does_not_hold_up_the_others(tmp_path:
         with anyio.fail_after(30):
             results = [await client.chat(QWEN, "hi") for _ in range(3)]
     assert {r.server for r in results} == {B}
+
+
+async def test_unload_leaves_out_a_server_that_cannot_be_reached(tmp_path: Path) -> None:
+    from lmbridge import APIConnectionError
+
+    a, b = SimulatedLMStudio(loaded=[QWEN]), SimulatedLMStudio(loaded=[QWEN])
+    hosts = Hosts({A: a, B: b})
+    async with bridge(hosts, [A, B], tmp_path, max_retries=0) as client:
+        hosts.refuse(B)
+        assert await client.models.unload(QWEN) == [QWEN]
+        assert not a.loaded
+        with pytest.raises(APIConnectionError) as caught:
+            await client.models.unload(QWEN)  # only B may still have it
+    assert caught.value.server == B
+    assert b.loaded
