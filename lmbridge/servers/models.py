@@ -108,7 +108,7 @@ class BridgeModels:
     async def get(self, name: str, *, server: str | None = None) -> ModelInfo:
         """The model ``name`` means, on the server a request for it would go to (see
         :meth:`ModelManager.get`)."""
-        return await self._routed(name, server, lambda manager: manager.get(name))
+        return (await self._routed(name, server, lambda manager: manager.get(name)))[1]
 
     async def ensure_loaded(
         self,
@@ -146,7 +146,7 @@ class BridgeModels:
                 parallel=parallel,
             )
 
-        url, instance = await self._routed_on(name, server, load)
+        url, instance = await self._routed(name, server, load)
         return instance if instance.server else instance.model_copy(update={"server": url})
 
     async def download(
@@ -230,11 +230,6 @@ class BridgeModels:
         raise ValueError(f"this Bridge has no server {url!r} (its servers: {known})")
 
     async def _routed(
-        self, name: str, server: str | None, call: Callable[[ModelManager], Awaitable[T]]
-    ) -> T:
-        return (await self._routed_on(name, server, call))[1]
-
-    async def _routed_on(
         self, name: str, server: str | None, call: Callable[[ModelManager], Awaitable[T]]
     ) -> tuple[str, T]:
         if server is not None:

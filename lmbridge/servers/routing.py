@@ -84,9 +84,11 @@ class Router:
         placed: dict[Server, Placement] = {}
         unreachable: dict[Server, errors.APIConnectionError] = {}
         failures: list[BaseException] = []
-        asked = [s for s in self.servers if s.http.circuit.available()]
+        asked: list[Server] = []
         for server in self.servers:
-            if server not in asked:
+            if server.http.circuit.available():
+                asked.append(server)
+            else:
                 unreachable[server] = server.http.circuit.error(model=model)
         decided, settled = anyio.Event(), anyio.Event()
 
@@ -216,19 +218,18 @@ class Router:
                     model=model,
                 )
             return errors.APIConnectionError(
-                f"no reachable server has a model named {model!r} (checked: {checked}); "
-                f"{down} could not be reached: {first.message}",
+                f"{nowhere}; {down} could not be reached: {first.message}",
                 model=model,
                 sent=False,
                 server=next(iter(unreachable)).url,
                 hint="The model may be on a server that is down: start it, or load the model "
                 "on one that is up. `bridge.servers` shows each server's state.",
             )
-        keys = [m.key for s in placed for m in s.models.cached_models()]
+        keys = list(dict.fromkeys(m.key for s in placed for m in s.models.cached_models()))
         return errors.ModelNotFoundError(
             f"No server has a model named {model!r} (checked: {checked}).",
-            suggestions=suggest(model, list(dict.fromkeys(keys))),
-            available=list(dict.fromkeys(keys)),
+            suggestions=suggest(model, keys),
+            available=keys,
             model=model,
         )
 

@@ -16,7 +16,7 @@ from typing import Any
 import anyio
 import httpx
 
-from lmbridge import Bridge
+from lmbridge import Bridge, RetryPolicy
 from lmbridge.testing import SimulatedLMStudio
 
 A = "http://server-a:1234"
@@ -92,9 +92,7 @@ def bridge(hosts: Hosts, urls: list[str], tmp_path: Path, **options: Any) -> Bri
     return Bridge(urls, transport=hosts, lms_path=no_lms(tmp_path), **options)
 
 
-def _no_wait_retries(max_retries: int) -> Any:
-    from lmbridge import RetryPolicy
-
+def _no_wait_retries(max_retries: int) -> RetryPolicy:
     async def no_sleep(_: float) -> None:
         return None
 
